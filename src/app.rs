@@ -1,0 +1,165 @@
+//! The application: builds shared state, binds its listener and serves until stopped.
+//!
+//! Tests start an [`App`] exactly as production does, on port 0, and read [`App::local_addr`].
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::cors::Cors;
+use crate::crypto::Keys;
+use crate::password::PasswordHasher;
+use crate::session::SessionManager;
+use crate::store::Stores;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub stores: Stores,
+    pub sessions: SessionManager,
+    pub passwords: PasswordHasher,
+    pub cors: Cors,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Opens the stores and prepares everything the handlers share.
+    pub async fn new(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let stores = Stores::open(&config.database).await?;
+        let keys = Keys::derive(config.secret_key.expose());
+        let sessions = SessionManager::new(
+            stores.clone(),
+            keys,
+            config.session.clone(),
+            config.cookies.clone(),
+            clock.clone(),
+        );
+        let passwords = PasswordHasher::new(&config.password)?;
+        let cors = Cors::new(&config.cors);
+        Ok(Self(Arc::new(Inner {
+            config,
+            stores,
+            sessions,
+            passwords,
+            cors,
+            clock,
+        })))
+    }
+}
+
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl App {
+    /// Builds the app with the system clock and binds `config.server.listen`.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let listen = config.server.listen;
+        let state = AppState::new(config, clock).await?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        Ok(Self {
+            router: router(state.clone()),
+            listener,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM or ctrl-c, then finishes the requests in flight.
+    pub async fn run(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        tracing::info!(address = %self.local_addr(), "gatehouse listening");
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(stop)
+            .await?;
+        tracing::info!("gatehouse stopped");
+        Ok(())
+    }
+}
+
+/// The whole HTTP stack. Outermost first: panics -> log -> security headers -> CORS ->
+/// (API only) session -> CSRF -> handlers.
+fn router(state: AppState) -> Router {
+    let prefix = state.config.server.api_prefix.clone();
+    let api = crate::routes::api()
+        .layer(from_fn_with_state(state.clone(), crate::csrf::layer))
+        .layer(from_fn_with_state(state.clone(), crate::session::layer));
+    let api = if prefix.is_empty() {
+        api
+    } else {
+        Router::new().nest(&prefix, api)
+    };
+    let mut router = Router::new()
+        .merge(crate::routes::ops())
+        .merge(api)
+        .fallback(crate::http::not_found)
+        .method_not_allowed_fallback(crate::http::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.server.max_body_bytes))
+        .layer(from_fn_with_state(state.clone(), crate::cors::layer));
+    for layer in crate::http::security_headers() {
+        router = router.layer(layer);
+    }
+    router
+        .layer(axum::middleware::from_fn(crate::http::log_request))
+        .layer(CatchPanicLayer::custom(crate::http::panic_response))
+        .with_state(state)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

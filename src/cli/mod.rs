@@ -1,0 +1,99 @@
+//! The command line: `serve`, `demo`, `user ...`, `migrate`, `check-config`.
+
+mod demo;
+mod user;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::App;
+use crate::config::{Config, ConfigError, LogConfig, LogFormat};
+
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about = "Session authentication for single-page apps on another origin")]
+pub struct Cli {
+    /// Config file (TOML); GATEHOUSE__SECTION__KEY variables override it.
+    #[arg(long, short, global = true, env = "GATEHOUSE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve,
+    /// Run a demo with no configuration: API on http://localhost:8080 for an app on
+    /// http://localhost:8081, a fresh key, and two seeded accounts with printed passwords.
+    Demo {
+        /// Where the demo database lives.
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+    },
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Validate the configuration and exit.
+    CheckConfig,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(config_error) = e.downcast_ref::<ConfigError>() {
+                eprint!("{config_error}");
+                ExitCode::from(2)
+            } else {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let load = || Config::load(cli.config.as_deref());
+    match cli.command {
+        Command::Serve => {
+            let config = load()?;
+            init_logging(&config.log);
+            App::build(config).await?.run().await
+        }
+        Command::Demo { data_dir } => demo::run(&data_dir).await,
+        Command::User(command) => user::run(load()?, command).await,
+        Command::Migrate => {
+            let config = load()?;
+            crate::store::Stores::open(&config.database).await?;
+            println!("database {} is up to date", config.database.url);
+            Ok(())
+        }
+        Command::CheckConfig => {
+            let config = load()?;
+            println!("configuration is valid:\n{config:#?}");
+            Ok(())
+        }
+    }
+}
+
+pub fn init_logging(config: &LogConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match config.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}

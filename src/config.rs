@@ -1,0 +1,627 @@
+//! Typed configuration: defaults, then a TOML file, then `GATEHOUSE__SECTION__KEY` environment
+//! overrides, validated once at start-up.
+//!
+//! Combinations that cannot work in a browser (credentials with a wildcard origin, `SameSite=None`
+//! without `Secure`, a cross-site app with `SameSite=Lax` cookies, ...) are refused here with a
+//! message that says what to change, never discovered at the first request. Every key is
+//! documented in `gatehouse.example.toml`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use time::Duration;
+
+use crate::cors::Origin;
+
+/// The configured secret key. Its `Debug` never shows the key.
+#[derive(Clone)]
+pub struct SecretKey(Vec<u8>);
+
+impl SecretKey {
+    /// Shortest accepted key: 32 bytes (256 bits), OWASP ASVS 5.0 V11.2 key strength.
+    pub const MIN_BYTES: usize = 32;
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SameSite {
+    Strict,
+    Lax,
+    None,
+}
+
+impl SameSite {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Strict => "Strict",
+            Self::Lax => "Lax",
+            Self::None => "None",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub secret_key: SecretKey,
+    pub cookies: CookieConfig,
+    pub cors: CorsConfig,
+    pub session: SessionConfig,
+    pub password: PasswordConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub public_origin: Origin,
+    pub api_prefix: String,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct CookieConfig {
+    pub secure: bool,
+    pub same_site: SameSite,
+}
+
+#[derive(Clone, Debug)]
+pub struct CorsConfig {
+    pub allowed_origins: Vec<Origin>,
+    pub max_age_secs: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    pub idle_timeout: Duration,
+    pub absolute_lifetime: Duration,
+    pub remember_idle_timeout: Duration,
+    pub remember_lifetime: Duration,
+    pub touch_interval: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct PasswordConfig {
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+    pub max_concurrent_hashes: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+/// Every problem found, each with what to change.
+#[derive(Debug)]
+pub struct ConfigError(pub Vec<String>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the configuration is not usable:")?;
+        for problem in &self.0 {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+// ---- the raw, as-written shape -------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct Raw {
+    server: RawServer,
+    database: RawDatabase,
+    security: RawSecurity,
+    cookies: RawCookies,
+    cors: RawCors,
+    session: RawSession,
+    password: RawPassword,
+    log: RawLog,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawServer {
+    listen: String,
+    public_origin: String,
+    api_prefix: String,
+    max_body_bytes: usize,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_origin: "http://localhost:8080".into(),
+            api_prefix: String::new(),
+            max_body_bytes: 16 * 1024,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawDatabase {
+    url: String,
+    max_connections: u32,
+}
+
+impl Default for RawDatabase {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/gatehouse.db".into(),
+            max_connections: 8,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawSecurity {
+    secret_key: Option<String>,
+    secret_key_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawCookies {
+    secure: bool,
+    same_site: SameSite,
+}
+
+impl Default for RawCookies {
+    fn default() -> Self {
+        Self {
+            secure: true,
+            same_site: SameSite::Lax,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawCors {
+    allowed_origins: Vec<String>,
+    max_age_secs: u64,
+}
+
+impl Default for RawCors {
+    fn default() -> Self {
+        Self {
+            allowed_origins: Vec::new(),
+            max_age_secs: 600,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawSession {
+    idle_timeout_secs: i64,
+    absolute_lifetime_secs: i64,
+    remember_idle_timeout_secs: i64,
+    remember_lifetime_secs: i64,
+    touch_interval_secs: i64,
+}
+
+impl Default for RawSession {
+    fn default() -> Self {
+        Self {
+            idle_timeout_secs: 30 * 60,
+            absolute_lifetime_secs: 12 * 3600,
+            remember_idle_timeout_secs: 14 * 86400,
+            remember_lifetime_secs: 30 * 86400,
+            touch_interval_secs: 60,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawPassword {
+    argon2_memory_kib: u32,
+    argon2_iterations: u32,
+    argon2_parallelism: u32,
+    max_concurrent_hashes: usize,
+}
+
+impl Default for RawPassword {
+    fn default() -> Self {
+        Self {
+            argon2_memory_kib: OWASP_ARGON2_MEMORY_KIB,
+            argon2_iterations: OWASP_ARGON2_ITERATIONS,
+            argon2_parallelism: 1,
+            max_concurrent_hashes: 0,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLog {
+    format: LogFormat,
+    filter: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info".into(),
+        }
+    }
+}
+
+/// Argon2id floor: m=19 MiB, t=2, p=1 (OWASP Password Storage Cheat Sheet).
+pub const OWASP_ARGON2_MEMORY_KIB: u32 = 19 * 1024;
+pub const OWASP_ARGON2_ITERATIONS: u32 = 2;
+
+pub const ENV_PREFIX: &str = "GATEHOUSE__";
+
+impl Config {
+    /// Reads `path` (if given) and the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let text = match path {
+            Some(p) => std::fs::read_to_string(p)
+                .map_err(|e| ConfigError(vec![format!("cannot read the config file {}: {e}", p.display())]))?,
+            None => String::new(),
+        };
+        Self::from_sources(&text, std::env::vars())
+    }
+
+    /// Builds a config from TOML text and `GATEHOUSE__*` variables (later wins).
+    pub fn from_sources(
+        toml_text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table: toml::Table = toml::from_str(toml_text)
+            .map_err(|e| ConfigError(vec![format!("the config file is not valid TOML: {e}")]))?;
+        for (name, value) in env {
+            if let Some(path) = name.strip_prefix(ENV_PREFIX) {
+                apply_env(&mut table, path, &value)?;
+            }
+        }
+        let raw: Raw = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e| ConfigError(vec![format!("{e} (see gatehouse.example.toml for every key)")]))?;
+        validate(raw)
+    }
+}
+
+/// `SECTION__KEY=value` -> `[section] key = value`. Values that read as TOML booleans, numbers
+/// or arrays are taken as such; anything else is a string.
+fn apply_env(table: &mut toml::Table, path: &str, value: &str) -> Result<(), ConfigError> {
+    let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+    let Some((last, sections)) = keys.split_last() else {
+        return Ok(());
+    };
+    let looks_typed = value == "true"
+        || value == "false"
+        || value.starts_with('[')
+        || (!value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()));
+    let parsed = if looks_typed {
+        toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .ok_or_else(|| ConfigError(vec![format!("{ENV_PREFIX}{path} is not a valid value: {value:?}")]))?
+    } else {
+        toml::Value::String(value.to_owned())
+    };
+    let mut here = table;
+    for section in sections {
+        let entry = here
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        here = entry
+            .as_table_mut()
+            .ok_or_else(|| ConfigError(vec![format!("{ENV_PREFIX}{path}: `{section}` is not a section")]))?;
+    }
+    here.insert(last.clone(), parsed);
+    Ok(())
+}
+
+fn validate(raw: Raw) -> Result<Config, ConfigError> {
+    let mut problems = Vec::new();
+
+    let listen = raw.server.listen.parse::<SocketAddr>().unwrap_or_else(|_| {
+        problems.push(format!(
+            "server.listen = {:?} is not an address; write ip:port, e.g. \"127.0.0.1:8080\"",
+            raw.server.listen
+        ));
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    });
+    let public_origin = Origin::parse(&raw.server.public_origin)
+        .map_err(|e| problems.push(format!("server.public_origin: {e}")))
+        .ok();
+    let prefix = raw.server.api_prefix.clone();
+    if !prefix.is_empty()
+        && (!prefix.starts_with('/')
+            || prefix.ends_with('/')
+            || !prefix[1..].chars().all(|c| c.is_ascii_alphanumeric() || "-_/".contains(c)))
+    {
+        problems.push(format!(
+            "server.api_prefix = {prefix:?}: use \"\" or a path like \"/api\" (leading slash, no trailing slash)"
+        ));
+    }
+    if raw.server.max_body_bytes < 1024 {
+        problems.push("server.max_body_bytes must be at least 1024".into());
+    }
+
+    if !raw.database.url.starts_with("sqlite:") {
+        problems.push(format!(
+            "database.url = {:?}: this build supports sqlite://PATH (e.g. \"sqlite://data/gatehouse.db\")",
+            raw.database.url
+        ));
+    }
+    if raw.database.max_connections == 0 {
+        problems.push("database.max_connections must be at least 1".into());
+    }
+
+    let key_text = match (&raw.security.secret_key, &raw.security.secret_key_file) {
+        (Some(_), Some(_)) => {
+            problems.push("set security.secret_key or security.secret_key_file, not both".into());
+            None
+        }
+        (Some(k), None) => Some(k.clone()),
+        (None, Some(file)) => match std::fs::read_to_string(file) {
+            Ok(text) => Some(text.trim_end_matches(['\r', '\n']).to_owned()),
+            Err(e) => {
+                problems.push(format!("security.secret_key_file: cannot read {}: {e}", file.display()));
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    let secret_key = match key_text {
+        Some(k) if k.len() >= SecretKey::MIN_BYTES => Some(SecretKey(k.into_bytes())),
+        Some(_) => {
+            problems.push(format!(
+                "security.secret_key is too short: use at least {} bytes, e.g. the output of `openssl rand -base64 48`",
+                SecretKey::MIN_BYTES
+            ));
+            None
+        }
+        None if raw.security.secret_key_file.is_some() => None,
+        None => {
+            problems.push(format!(
+                "no secret key: set {ENV_PREFIX}SECURITY__SECRET_KEY or security.secret_key_file to at least {} random bytes, e.g. `openssl rand -base64 48`",
+                SecretKey::MIN_BYTES
+            ));
+            None
+        }
+    };
+
+    let cookies = CookieConfig {
+        secure: raw.cookies.secure,
+        same_site: raw.cookies.same_site,
+    };
+    // SameSite=None cookies without Secure are rejected by browsers (RFC 6265bis §4.1.2.7).
+    if cookies.same_site == SameSite::None && !cookies.secure {
+        problems.push("cookies.same_site = \"none\" requires cookies.secure = true (browsers drop SameSite=None cookies without Secure)".into());
+    }
+    if let Some(origin) = &public_origin {
+        if !cookies.secure && !(origin.is_loopback() && !origin.is_https()) {
+            problems.push(format!(
+                "cookies.secure = false is a development setting for http://localhost only, but server.public_origin is {origin}; serve over https and set cookies.secure = true"
+            ));
+        }
+        if cookies.secure && !origin.is_https() && !origin.is_loopback() {
+            problems.push(format!(
+                "server.public_origin {origin} is plain http: browsers will not store Secure cookies there; serve the API over https"
+            ));
+        }
+    }
+
+    let mut allowed_origins = Vec::new();
+    for text in &raw.cors.allowed_origins {
+        match Origin::parse(text) {
+            Ok(origin) => allowed_origins.push(origin),
+            Err(e) => problems.push(format!("cors.allowed_origins: {e}")),
+        }
+    }
+    if let Some(api) = &public_origin {
+        for origin in &allowed_origins {
+            // Cross-site requests carry only SameSite=None cookies (RFC 6265bis §5.8.3).
+            if origin.site() != api.site() && cookies.same_site != SameSite::None {
+                problems.push(format!(
+                    "cors.allowed_origins: {origin} is cross-site to the API ({api}), so browsers will not send {} cookies to it; host the app on the API's site, or set cookies.same_site = \"none\" with cookies.secure = true (works only where third-party cookies are allowed)",
+                    cookies.same_site.as_str()
+                ));
+            }
+            if api.is_https() && !origin.is_https() {
+                problems.push(format!(
+                    "cors.allowed_origins: {origin} is plain http while the API is https; a network attacker could act as that origin; allowlist its https form"
+                ));
+            }
+        }
+    }
+    if raw.cors.max_age_secs > 86400 {
+        problems.push("cors.max_age_secs must be at most 86400 (browsers cap it lower anyway)".into());
+    }
+
+    let s = &raw.session;
+    let secs = |name: &str, v: i64, problems: &mut Vec<String>| {
+        if v <= 0 {
+            problems.push(format!("session.{name} must be a positive number of seconds"));
+        }
+        Duration::seconds(v.max(1))
+    };
+    let session = SessionConfig {
+        idle_timeout: secs("idle_timeout_secs", s.idle_timeout_secs, &mut problems),
+        absolute_lifetime: secs("absolute_lifetime_secs", s.absolute_lifetime_secs, &mut problems),
+        remember_idle_timeout: secs("remember_idle_timeout_secs", s.remember_idle_timeout_secs, &mut problems),
+        remember_lifetime: secs("remember_lifetime_secs", s.remember_lifetime_secs, &mut problems),
+        touch_interval: secs("touch_interval_secs", s.touch_interval_secs, &mut problems),
+    };
+    if session.idle_timeout > session.absolute_lifetime {
+        problems.push("session.idle_timeout_secs must not exceed session.absolute_lifetime_secs".into());
+    }
+    if session.remember_idle_timeout > session.remember_lifetime {
+        problems.push("session.remember_idle_timeout_secs must not exceed session.remember_lifetime_secs".into());
+    }
+    if session.touch_interval >= session.idle_timeout {
+        problems.push("session.touch_interval_secs must be shorter than session.idle_timeout_secs".into());
+    }
+
+    let p = &raw.password;
+    if p.argon2_memory_kib < OWASP_ARGON2_MEMORY_KIB || p.argon2_iterations < OWASP_ARGON2_ITERATIONS || p.argon2_parallelism == 0 {
+        problems.push(format!(
+            "password.argon2_*: the OWASP floor is memory {OWASP_ARGON2_MEMORY_KIB} KiB, 2 iterations, parallelism 1; raise, never lower"
+        ));
+    }
+    let password = PasswordConfig {
+        argon2_memory_kib: p.argon2_memory_kib,
+        argon2_iterations: p.argon2_iterations,
+        argon2_parallelism: p.argon2_parallelism.max(1),
+        max_concurrent_hashes: if p.max_concurrent_hashes == 0 {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            p.max_concurrent_hashes
+        },
+    };
+
+    match (problems.is_empty(), public_origin, secret_key) {
+        (true, Some(public_origin), Some(secret_key)) => Ok(Config {
+            server: ServerConfig {
+                listen,
+                public_origin,
+                api_prefix: prefix,
+                max_body_bytes: raw.server.max_body_bytes,
+            },
+            database: DatabaseConfig {
+                url: raw.database.url,
+                max_connections: raw.database.max_connections,
+            },
+            secret_key,
+            cookies,
+            cors: CorsConfig {
+                allowed_origins,
+                max_age_secs: raw.cors.max_age_secs,
+            },
+            session,
+            password,
+            log: LogConfig {
+                format: raw.log.format,
+                filter: raw.log.filter,
+            },
+        }),
+        _ => Err(ConfigError(problems)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn problems(toml: &str, vars: &[(&str, &str)]) -> String {
+        Config::from_sources(toml, env(vars)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_missing_secret_key_is_refused_with_the_fix() {
+        assert!(problems("", &[]).contains("openssl rand"));
+    }
+
+    #[test]
+    fn a_short_secret_key_is_refused() {
+        assert!(problems("", &[("GATEHOUSE__SECURITY__SECRET_KEY", "short")]).contains("too short"));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let config = Config::from_sources(
+            "[server]\nmax_body_bytes = 2048\n",
+            env(&[
+                ("GATEHOUSE__SECURITY__SECRET_KEY", KEY),
+                ("GATEHOUSE__SERVER__MAX_BODY_BYTES", "4096"),
+                ("GATEHOUSE__CORS__ALLOWED_ORIGINS", "[\"http://localhost:8081\"]"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.server.max_body_bytes, 4096);
+        assert_eq!(config.cors.allowed_origins[0].as_str(), "http://localhost:8081");
+    }
+
+    #[test]
+    fn secrets_never_appear_in_debug_output() {
+        let config = Config::from_sources("", env(&[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)])).unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains(KEY));
+        assert!(shown.contains("[redacted]"));
+    }
+
+    #[test]
+    fn wildcard_and_null_origins_are_refused() {
+        let text = problems("[cors]\nallowed_origins = [\"*\", \"null\"]\n", &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]);
+        assert!(text.contains("wildcard"));
+        assert!(text.contains("\"null\" cannot be allowlisted"));
+    }
+
+    #[test]
+    fn same_site_none_without_secure_is_refused() {
+        let text = problems("[cookies]\nsecure = false\nsame_site = \"none\"\n", &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]);
+        assert!(text.contains("requires cookies.secure = true"));
+    }
+
+    #[test]
+    fn a_cross_site_origin_with_lax_cookies_is_refused() {
+        let toml = "[server]\npublic_origin = \"https://api.example.com\"\n[cors]\nallowed_origins = [\"https://app.other.net\"]\n";
+        assert!(problems(toml, &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]).contains("cross-site"));
+        let same_site = "[server]\npublic_origin = \"https://api.example.com\"\n[cors]\nallowed_origins = [\"https://app.example.com\"]\n";
+        assert!(Config::from_sources(same_site, env(&[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)])).is_ok());
+    }
+
+    #[test]
+    fn insecure_cookies_are_only_for_localhost() {
+        let toml = "[server]\npublic_origin = \"http://api.example.com\"\n[cookies]\nsecure = false\n";
+        assert!(problems(toml, &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]).contains("development setting"));
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        assert!(problems("[server]\nlisten_port = 1\n", &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]).contains("listen_port"));
+    }
+
+    #[test]
+    fn argon2_parameters_below_the_owasp_floor_are_refused() {
+        assert!(problems("[password]\nargon2_memory_kib = 1024\n", &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]).contains("OWASP floor"));
+    }
+}

@@ -1,0 +1,118 @@
+//! Randomness, hashing and message authentication, in one place.
+//!
+//! Every secret value Gatehouse hands out (session secrets, pre-session nonces, generated
+//! passwords) comes from [`random_bytes`], which reads the operating system's CSPRNG. Keys for
+//! cookie signatures and CSRF tokens are derived from the one configured secret key with a
+//! different context string each, so a value made for one purpose never verifies for another.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use blake2::digest::consts::U32;
+use blake2::digest::{KeyInit, Mac};
+use blake2::{Blake2b256, Blake2bMac, Digest};
+use subtle::ConstantTimeEq;
+
+/// Bytes of a session secret: 256 bits, above the 128-bit floor (OWASP ASVS 5.0 V7.2.3).
+pub const SECRET_BYTES: usize = 32;
+
+/// `N` bytes from the operating system's CSPRNG.
+///
+/// An unreadable OS random source is not something Gatehouse can work around safely, so it
+/// stops the process instead of handing out guessable secrets.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut out = [0u8; N];
+    getrandom::fill(&mut out).expect("the operating system's random source failed");
+    out
+}
+
+/// A fresh random token, URL-safe base64 without padding.
+pub fn random_token() -> String {
+    encode(&random_bytes::<SECRET_BYTES>())
+}
+
+pub fn encode(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn decode(text: &str) -> Option<Vec<u8>> {
+    URL_SAFE_NO_PAD.decode(text).ok()
+}
+
+/// One-way hash used to store session secrets (a database leak does not leak live sessions).
+pub fn hash(data: &[u8]) -> [u8; 32] {
+    Blake2b256::digest(data).into()
+}
+
+/// Constant-time equality for secrets (OWASP CSRF cheat sheet: compare tokens in constant time).
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.ct_eq(b).into()
+}
+
+/// Keys derived from the configured secret key, one per purpose.
+#[derive(Clone)]
+pub struct Keys {
+    cookie: [u8; 32],
+    csrf: [u8; 32],
+}
+
+impl Keys {
+    pub fn derive(secret_key: &[u8]) -> Self {
+        Self {
+            cookie: mac_with(&hash(secret_key), &[b"gatehouse cookie signing key"]),
+            csrf: mac_with(&hash(secret_key), &[b"gatehouse csrf token key"]),
+        }
+    }
+
+    /// MAC binding a cookie's name to its value, so a signed value cannot be replayed under
+    /// another cookie name (RFC 6265bis gives names no integrity of their own).
+    pub fn cookie_mac(&self, name: &str, value: &str) -> [u8; 32] {
+        mac_with(&self.cookie, &[name.as_bytes(), value.as_bytes()])
+    }
+
+    /// A CSRF token bound to one (pre-)session (OWASP CSRF cheat sheet: synchronizer token
+    /// pattern, here stateless: an HMAC over the session binding).
+    pub fn csrf_token(&self, purpose: &str, binding: &[u8]) -> String {
+        encode(&mac_with(&self.csrf, &[purpose.as_bytes(), binding]))
+    }
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys([redacted])")
+    }
+}
+
+/// Keyed BLAKE2b over length-prefixed parts (so `("ab","c")` and `("a","bc")` differ).
+fn mac_with(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = <Blake2bMac<U32> as KeyInit>::new_from_slice(key).expect("32-byte key fits");
+    for part in parts {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_mac_binds_the_cookie_name() {
+        let keys = Keys::derive(b"0123456789abcdef0123456789abcdef");
+        assert_ne!(keys.cookie_mac("a", "value"), keys.cookie_mac("b", "value"));
+        assert_ne!(keys.cookie_mac("ab", "c"), keys.cookie_mac("a", "bc"));
+    }
+
+    #[test]
+    fn different_secret_keys_give_different_tokens() {
+        let a = Keys::derive(b"0123456789abcdef0123456789abcdef");
+        let b = Keys::derive(b"0123456789abcdef0123456789abcdeX");
+        assert_ne!(a.csrf_token("pre", b"n"), b.csrf_token("pre", b"n"));
+    }
+
+    #[test]
+    fn random_tokens_do_not_repeat() {
+        assert_ne!(random_token(), random_token());
+        assert_eq!(decode(&random_token()).map(|b| b.len()), Some(SECRET_BYTES));
+    }
+}

@@ -1,0 +1,126 @@
+//! CSRF defence for every unsafe request (POST, PUT, PATCH, DELETE), in three layers:
+//!
+//! 1. the `Origin`, when sent, must be the API's own origin or an allowlisted one;
+//! 2. a request with a body must be `application/json`, which HTML forms, `sendBeacon` and other
+//!    "simple" cross-site requests cannot send without a preflight;
+//! 3. `X-CSRF-Token` must equal the token of the request's (pre-)session, compared in constant time.
+//!
+//! Tokens are read from that header only, never from the URL or body, and method-override
+//! headers or `_method` parameters are not honoured anywhere.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::app::AppState;
+use crate::crypto;
+use crate::error::ApiError;
+use crate::session::SessionContext;
+
+pub const TOKEN_HEADER: &str = "x-csrf-token";
+
+pub fn is_unsafe(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+}
+
+/// Middleware; runs after the session layer.
+pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if !is_unsafe(request.method()) {
+        return next.run(request).await;
+    }
+    match check(&state, &request) {
+        Ok(()) => next.run(request).await,
+        Err(e) => {
+            tracing::info!(code = e.code(), method = %request.method(), path = request.uri().path(), "csrf refused");
+            e.into_response()
+        }
+    }
+}
+
+fn check(state: &AppState, request: &Request) -> Result<(), ApiError> {
+    let headers = request.headers();
+    check_origin(state, headers)?;
+    check_content_type(headers)?;
+    let context = request
+        .extensions()
+        .get::<SessionContext>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("csrf layer ran before the session layer")))?;
+    check_token(state, headers, context)
+}
+
+fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    // Verify Origin against an allowlist (OWASP CSRF cheat sheet, "Verifying Origin with
+    // standard headers"); non-browser clients send none and rely on the token alone.
+    let origins = headers.get_all(header::ORIGIN).iter().count();
+    if origins == 0 {
+        return Ok(());
+    }
+    let own = crate::cors::single_origin(headers)
+        .is_some_and(|o| o.as_bytes() == state.config.server.public_origin.as_str().as_bytes());
+    if own || state.cors.allowed_origin(headers).is_some() {
+        Ok(())
+    } else {
+        Err(ApiError::OriginNotAllowed)
+    }
+}
+
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    // Only application/json bodies: forms and text/plain are CORS "simple" requests that skip the
+    // preflight (Fetch standard, CORS-safelisted request-header `Content-Type`).
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0");
+    match headers.get(header::CONTENT_TYPE) {
+        Some(value) if is_json(value.to_str().unwrap_or_default()) => Ok(()),
+        Some(_) => Err(ApiError::UnsupportedMediaType),
+        None if has_body => Err(ApiError::UnsupportedMediaType),
+        None => Ok(()),
+    }
+}
+
+/// `application/json`, optionally with `charset=utf-8`; any other parameter is refused
+/// (so `text/plain; foo=application/json` is not JSON).
+pub fn is_json(content_type: &str) -> bool {
+    let mut parts = content_type.split(';');
+    let essence = parts.next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+        && parts.all(|p| {
+            let p = p.trim().to_ascii_lowercase().replace(' ', "");
+            p.is_empty() || p == "charset=utf-8" || p == "charset=\"utf-8\""
+        })
+}
+
+fn check_token(state: &AppState, headers: &HeaderMap, context: &SessionContext) -> Result<(), ApiError> {
+    let mut sent = headers.get_all(TOKEN_HEADER).iter();
+    let token = match (sent.next(), sent.next()) {
+        (None, _) => return Err(ApiError::CsrfTokenMissing),
+        (Some(_), Some(_)) => return Err(ApiError::CsrfTokenInvalid),
+        (Some(t), None) if t.is_empty() => return Err(ApiError::CsrfTokenMissing),
+        (Some(t), None) => t,
+    };
+    let expected = state.sessions.csrf_token(context).ok_or(ApiError::CsrfTokenInvalid)?;
+    // Constant-time comparison (OWASP CSRF cheat sheet, synchronizer token pattern).
+    if crypto::ct_eq(token.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::CsrfTokenInvalid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_json;
+
+    #[test]
+    fn only_json_media_types_count_as_json() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=UTF-8"));
+        assert!(!is_json("text/plain; foo=application/json"));
+        assert!(!is_json("application/json; boundary=x"));
+        assert!(!is_json("application/x-www-form-urlencoded"));
+        assert!(!is_json("application/jsonx"));
+    }
+}

@@ -1,0 +1,164 @@
+//! One error type for the whole API: a stable `code`, an HTTP status and a JSON body.
+//!
+//! Clients branch on `code` (documented in `docs/api.md`), never on `message`. Internal failures
+//! are logged with their details and answered with a bare `internal` error, so nothing about the
+//! server's insides reaches a client.
+
+use std::collections::BTreeMap;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Field name -> stable validation codes (`too_short`, `required`, ...).
+pub type FieldErrors = BTreeMap<String, Vec<String>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    #[error("the request body must be application/json")]
+    UnsupportedMediaType,
+    #[error("{message}")]
+    Validation {
+        message: String,
+        fields: FieldErrors,
+    },
+    #[error("unknown username or wrong password")]
+    InvalidCredentials,
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("your account is not allowed to do this")]
+    Forbidden,
+    #[error("the X-CSRF-Token header is missing; read `_csrf` from GET /session")]
+    CsrfTokenMissing,
+    #[error("the X-CSRF-Token header does not match this session; read `_csrf` from GET /session")]
+    CsrfTokenInvalid,
+    #[error("requests from this origin are not allowed")]
+    OriginNotAllowed,
+    #[error("this cross-origin request is not allowed: {0}")]
+    PreflightRefused(&'static str),
+    #[error("not found")]
+    NotFound,
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
+    #[error("that username is taken")]
+    UsernameTaken,
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("too many attempts; retry later")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("a backing store is unavailable; retry shortly")]
+    StoreUnavailable,
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedJson(_) => "malformed_json",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Validation { .. } => "validation_failed",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::CsrfTokenMissing => "csrf_token_missing",
+            Self::CsrfTokenInvalid => "csrf_token_invalid",
+            Self::OriginNotAllowed => "origin_not_allowed",
+            Self::PreflightRefused(_) => "preflight_refused",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::UsernameTaken => "username_taken",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::StoreUnavailable => "store_unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::InvalidCredentials | Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden
+            | Self::CsrfTokenMissing
+            | Self::CsrfTokenInvalid
+            | Self::OriginNotAllowed
+            | Self::PreflightRefused(_) => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::UsernameTaken => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A 422 for one field.
+    pub fn field(field: &str, code: &str) -> Self {
+        let mut fields = FieldErrors::new();
+        fields.insert(field.to_owned(), vec![code.to_owned()]);
+        Self::Validation {
+            message: format!("`{field}` is invalid: {code}"),
+            fields,
+        }
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    code: &'static str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a FieldErrors>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            Self::Internal(e) => tracing::error!(error = ?e, "internal error"),
+            Self::StoreUnavailable => tracing::warn!("store unavailable"),
+            _ => {}
+        }
+        let fields = match &self {
+            Self::Validation { fields, .. } => Some(fields),
+            _ => None,
+        };
+        let body = Body {
+            error: Detail {
+                code: self.code(),
+                message: self.to_string(),
+                fields,
+            },
+        };
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let Self::RateLimited { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::Unavailable(_) => Self::StoreUnavailable,
+            other => Self::Internal(other.into()),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! The session resource of seed 000, wire-compatible with its Backbone `SessionModel`:
+//! `GET /session` (check), `POST /session` (log in), `DELETE /session[/{id}]` (log out).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{AppendHeaders, IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Extension, Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::account::{User, Username};
+use crate::app::AppState;
+use crate::clock::rfc3339;
+use crate::error::{ApiError, FieldErrors};
+use crate::extract::ApiJson;
+use crate::password::Password;
+use crate::session::{Authenticated, ClientInfo, SessionContext};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/session", get(check).post(login).delete(logout))
+        .route("/session/{id}", delete(logout))
+}
+
+/// The JSON shape of every session reply.
+#[derive(Debug, Serialize)]
+pub struct SessionBody {
+    pub auth: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<User>,
+    pub _csrf: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+}
+
+impl SessionBody {
+    pub fn anonymous(csrf: String) -> Self {
+        Self {
+            auth: false,
+            id: None,
+            username: None,
+            user: None,
+            _csrf: csrf,
+            expires_at: None,
+        }
+    }
+
+    pub fn logged_in(state: &AppState, auth: &Arc<Authenticated>) -> Self {
+        let context = SessionContext::Authenticated(auth.clone());
+        Self {
+            auth: true,
+            id: Some(auth.session.id.clone()),
+            username: Some(auth.user.username.clone()),
+            user: Some(auth.user.clone()),
+            _csrf: state.sessions.csrf_token(&context).unwrap_or_default(),
+            expires_at: Some(rfc3339(state.sessions.expires_at(&auth.session))),
+        }
+    }
+}
+
+/// A reply that also sets cookies.
+pub fn with_cookies(cookies: Vec<HeaderValue>, reply: impl IntoResponse) -> Response {
+    (AppendHeaders(cookies.into_iter().map(|c| (header::SET_COOKIE, c))), reply).into_response()
+}
+
+async fn check(State(state): State<AppState>, Extension(context): Extension<SessionContext>) -> Response {
+    match &context {
+        SessionContext::Authenticated(auth) => Json(SessionBody::logged_in(&state, auth)).into_response(),
+        SessionContext::Anonymous { pre_nonce } => {
+            let (csrf, cookie) = state.sessions.anonymous_token(pre_nonce.as_deref());
+            with_cookies(cookie.into_iter().collect(), Json(SessionBody::anonymous(csrf)))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginRequest {
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    remember: Option<bool>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    Extension(context): Extension<SessionContext>,
+    client: ClientInfo,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<Response, ApiError> {
+    let mut fields = FieldErrors::new();
+    for (name, value) in [("username", &body.username), ("password", &body.password)] {
+        if value.as_deref().is_none_or(str::is_empty) {
+            fields.insert(name.into(), vec!["required".into()]);
+        }
+    }
+    if !fields.is_empty() {
+        return Err(ApiError::Validation {
+            message: "username and password are required".into(),
+            fields,
+        });
+    }
+    let password = Password::candidate(body.password.as_deref().unwrap_or_default());
+    let credentials = match Username::parse(body.username.as_deref().unwrap_or_default()) {
+        Ok(username) => state.stores.users.credentials(&username).await?,
+        Err(_) => None,
+    };
+    // One answer, and the same work, for unknown user, wrong password and disabled account
+    // (OWASP Authentication cheat sheet, "Authentication and error messages").
+    let matched = state
+        .passwords
+        .verify(&password, credentials.as_ref().map(|c| c.password_hash.as_str()))
+        .await?;
+    let user = match credentials {
+        Some(c) if matched && !c.user.disabled => c.user,
+        _ => {
+            tracing::info!(outcome = "failure", "login");
+            return Err(ApiError::InvalidCredentials);
+        }
+    };
+    tracing::info!(outcome = "success", user_id = user.id, "login");
+    let (auth, cookies) = state
+        .sessions
+        .start(user, body.remember.unwrap_or(false), &context, &client)
+        .await?;
+    Ok(with_cookies(cookies, Json(SessionBody::logged_in(&state, &auth))))
+}
+
+/// `DELETE /session` and `DELETE /session/{id}`: the `id` is Backbone's URL for the model and
+/// always means the caller's current session.
+async fn logout(
+    State(state): State<AppState>,
+    Extension(context): Extension<SessionContext>,
+) -> Result<Response, ApiError> {
+    let (csrf, cookies) = state.sessions.end(&context).await?;
+    Ok(with_cookies(cookies, Json(SessionBody::anonymous(csrf))))
+}

@@ -1,0 +1,114 @@
+//! Persistence behind small traits: [`UserStore`] and [`SessionStore`].
+//!
+//! Handlers and the session layer only see `Arc<dyn Trait>`; each backend lives in its own file
+//! and is held to the same behaviour by one conformance suite (`tests/api/store.rs`).
+//! Expiry is decided by the caller with the injected clock; stores only keep times.
+
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::account::{User, UserId, Username};
+use crate::config::DatabaseConfig;
+use crate::roles::Role;
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("username taken")]
+    UsernameTaken,
+    #[error("store error: {0}")]
+    Other(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What sign-up or the CLI hands the store.
+#[derive(Debug)]
+pub struct NewUser {
+    pub username: Username,
+    pub password_hash: String,
+    pub role: Role,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub created_at: OffsetDateTime,
+}
+
+/// A user with the password hash, for verifying a login.
+#[derive(Debug)]
+pub struct Credentials {
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// Admin changes to a user; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct UserUpdate {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    async fn create(&self, user: NewUser) -> StoreResult<User>;
+    async fn get(&self, id: UserId) -> StoreResult<Option<User>>;
+    async fn credentials(&self, username: &Username) -> StoreResult<Option<Credentials>>;
+    async fn list(&self) -> StoreResult<Vec<User>>;
+    async fn update(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>>;
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<bool>;
+}
+
+/// A stored session. The secret itself is never stored, only its hash.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionRecord {
+    /// Public, non-secret handle (the `id` of `GET /session`).
+    pub id: String,
+    pub secret_hash: [u8; 32],
+    pub user_id: UserId,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    /// Absolute expiry.
+    pub expires_at: OffsetDateTime,
+    pub remember: bool,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    async fn create(&self, session: &SessionRecord) -> StoreResult<()>;
+    async fn find_by_secret_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<SessionRecord>>;
+    async fn touch(&self, id: &str, last_seen_at: OffsetDateTime) -> StoreResult<()>;
+    /// Deletes one session; `true` if it existed.
+    async fn delete(&self, id: &str) -> StoreResult<bool>;
+    /// Deletes every session of a user; the number deleted.
+    async fn delete_for_user(&self, user_id: UserId) -> StoreResult<u64>;
+    async fn list_for_user(&self, user_id: UserId) -> StoreResult<Vec<SessionRecord>>;
+    /// Deletes sessions whose absolute expiry has passed; the number deleted.
+    async fn delete_expired(&self, now: OffsetDateTime) -> StoreResult<u64>;
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+/// The stores one running Gatehouse uses.
+#[derive(Clone)]
+pub struct Stores {
+    pub users: Arc<dyn UserStore>,
+    pub sessions: Arc<dyn SessionStore>,
+}
+
+impl Stores {
+    /// Opens the database named in the config, applying pending migrations.
+    pub async fn open(config: &DatabaseConfig) -> anyhow::Result<Self> {
+        let sqlite = Arc::new(SqliteStore::open(config).await?);
+        Ok(Self {
+            users: sqlite.clone(),
+            sessions: sqlite,
+        })
+    }
+}
