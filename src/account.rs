@@ -76,7 +76,11 @@ pub fn parse_email(input: &str) -> Result<String, &'static str> {
         }
         None => false,
     };
-    if valid { Ok(input.to_owned()) } else { Err("invalid_email") }
+    if valid {
+        Ok(input.to_owned())
+    } else {
+        Err("invalid_email")
+    }
 }
 
 pub type UserId = i64;
@@ -94,37 +98,13 @@ pub struct User {
     pub created_at: OffsetDateTime,
 }
 
-pub fn serialize_rfc3339<S: serde::Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+pub fn serialize_rfc3339<S: serde::Serializer>(
+    t: &OffsetDateTime,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     s.serialize_str(&crate::clock::rfc3339(*t))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn usernames_are_trimmed_and_keyed_case_insensitively() {
-        let u = Username::parse("  Alice.Smith@example.com ").unwrap();
-        assert_eq!(u.as_str(), "Alice.Smith@example.com");
-        assert_eq!(u.key(), "alice.smith@example.com");
-    }
-
-    #[test]
-    fn usernames_with_spaces_or_unicode_are_refused() {
-        assert_eq!(Username::parse("a b c"), Err("invalid_characters"));
-        assert_eq!(Username::parse("ålice"), Err("invalid_characters"));
-        assert_eq!(Username::parse("ab"), Err("too_short"));
-        assert_eq!(Username::parse(""), Err("required"));
-        assert_eq!(Username::parse(&"a".repeat(65)), Err("too_long"));
-    }
-
-    #[test]
-    fn emails_need_a_domain_with_a_dot() {
-        assert!(parse_email("a@example.com").is_ok());
-        assert_eq!(parse_email("a@localhost"), Err("invalid_email"));
-        assert_eq!(parse_email("a b@example.com"), Err("invalid_email"));
-    }
-}
 
 /// Creates an account: hashes the password on the bounded pool, then stores the user.
 /// Sign-up, the CLI and the demo seed all come through here.
@@ -167,4 +147,32 @@ pub async fn change(
         state.stores.sessions.delete_for_user(user.id).await?;
     }
     Ok(Some(user))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_trimmed_and_keyed_case_insensitively() {
+        let u = Username::parse("  Alice.Smith@example.com ").unwrap();
+        assert_eq!(u.as_str(), "Alice.Smith@example.com");
+        assert_eq!(u.key(), "alice.smith@example.com");
+    }
+
+    #[test]
+    fn usernames_with_spaces_or_unicode_are_refused() {
+        assert_eq!(Username::parse("a b c"), Err("invalid_characters"));
+        assert_eq!(Username::parse("ålice"), Err("invalid_characters"));
+        assert_eq!(Username::parse("ab"), Err("too_short"));
+        assert_eq!(Username::parse(""), Err("required"));
+        assert_eq!(Username::parse(&"a".repeat(65)), Err("too_long"));
+    }
+
+    #[test]
+    fn emails_need_a_domain_with_a_dot() {
+        assert!(parse_email("a@example.com").is_ok());
+        assert_eq!(parse_email("a@localhost"), Err("invalid_email"));
+        assert_eq!(parse_email("a b@example.com"), Err("invalid_email"));
+    }
 }

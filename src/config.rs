@@ -294,8 +294,12 @@ impl Config {
     /// Reads `path` (if given) and the process environment.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let text = match path {
-            Some(p) => std::fs::read_to_string(p)
-                .map_err(|e| ConfigError(vec![format!("cannot read the config file {}: {e}", p.display())]))?,
+            Some(p) => std::fs::read_to_string(p).map_err(|e| {
+                ConfigError(vec![format!(
+                    "cannot read the config file {}: {e}",
+                    p.display()
+                )])
+            })?,
             None => String::new(),
         };
         Self::from_sources(&text, std::env::vars())
@@ -313,9 +317,11 @@ impl Config {
                 apply_env(&mut table, path, &value)?;
             }
         }
-        let raw: Raw = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e| ConfigError(vec![format!("{e} (see gatehouse.example.toml for every key)")]))?;
+        let raw: Raw = toml::Value::Table(table).try_into().map_err(|e| {
+            ConfigError(vec![format!(
+                "{e} (see gatehouse.example.toml for every key)"
+            )])
+        })?;
         validate(raw)
     }
 }
@@ -335,7 +341,11 @@ fn apply_env(table: &mut toml::Table, path: &str, value: &str) -> Result<(), Con
         toml::from_str::<toml::Table>(&format!("v = {value}"))
             .ok()
             .and_then(|mut t| t.remove("v"))
-            .ok_or_else(|| ConfigError(vec![format!("{ENV_PREFIX}{path} is not a valid value: {value:?}")]))?
+            .ok_or_else(|| {
+                ConfigError(vec![format!(
+                    "{ENV_PREFIX}{path} is not a valid value: {value:?}"
+                )])
+            })?
     } else {
         toml::Value::String(value.to_owned())
     };
@@ -344,9 +354,11 @@ fn apply_env(table: &mut toml::Table, path: &str, value: &str) -> Result<(), Con
         let entry = here
             .entry(section.clone())
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        here = entry
-            .as_table_mut()
-            .ok_or_else(|| ConfigError(vec![format!("{ENV_PREFIX}{path}: `{section}` is not a section")]))?;
+        here = entry.as_table_mut().ok_or_else(|| {
+            ConfigError(vec![format!(
+                "{ENV_PREFIX}{path}: `{section}` is not a section"
+            )])
+        })?;
     }
     here.insert(last.clone(), parsed);
     Ok(())
@@ -369,7 +381,9 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
     if !prefix.is_empty()
         && (!prefix.starts_with('/')
             || prefix.ends_with('/')
-            || !prefix[1..].chars().all(|c| c.is_ascii_alphanumeric() || "-_/".contains(c)))
+            || !prefix[1..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_/".contains(c)))
     {
         problems.push(format!(
             "server.api_prefix = {prefix:?}: use \"\" or a path like \"/api\" (leading slash, no trailing slash)"
@@ -398,7 +412,10 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         (None, Some(file)) => match std::fs::read_to_string(file) {
             Ok(text) => Some(text.trim_end_matches(['\r', '\n']).to_owned()),
             Err(e) => {
-                problems.push(format!("security.secret_key_file: cannot read {}: {e}", file.display()));
+                problems.push(format!(
+                    "security.secret_key_file: cannot read {}: {e}",
+                    file.display()
+                ));
                 None
             }
         },
@@ -432,7 +449,7 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         problems.push("cookies.same_site = \"none\" requires cookies.secure = true (browsers drop SameSite=None cookies without Secure)".into());
     }
     if let Some(origin) = &public_origin {
-        if !cookies.secure && !(origin.is_loopback() && !origin.is_https()) {
+        if !cookies.secure && (!origin.is_loopback() || origin.is_https()) {
             problems.push(format!(
                 "cookies.secure = false is a development setting for http://localhost only, but server.public_origin is {origin}; serve over https and set cookies.secure = true"
             ));
@@ -468,35 +485,60 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         }
     }
     if raw.cors.max_age_secs > 86400 {
-        problems.push("cors.max_age_secs must be at most 86400 (browsers cap it lower anyway)".into());
+        problems
+            .push("cors.max_age_secs must be at most 86400 (browsers cap it lower anyway)".into());
     }
 
     let s = &raw.session;
     let secs = |name: &str, v: i64, problems: &mut Vec<String>| {
         if v <= 0 {
-            problems.push(format!("session.{name} must be a positive number of seconds"));
+            problems.push(format!(
+                "session.{name} must be a positive number of seconds"
+            ));
         }
         Duration::seconds(v.max(1))
     };
     let session = SessionConfig {
         idle_timeout: secs("idle_timeout_secs", s.idle_timeout_secs, &mut problems),
-        absolute_lifetime: secs("absolute_lifetime_secs", s.absolute_lifetime_secs, &mut problems),
-        remember_idle_timeout: secs("remember_idle_timeout_secs", s.remember_idle_timeout_secs, &mut problems),
-        remember_lifetime: secs("remember_lifetime_secs", s.remember_lifetime_secs, &mut problems),
+        absolute_lifetime: secs(
+            "absolute_lifetime_secs",
+            s.absolute_lifetime_secs,
+            &mut problems,
+        ),
+        remember_idle_timeout: secs(
+            "remember_idle_timeout_secs",
+            s.remember_idle_timeout_secs,
+            &mut problems,
+        ),
+        remember_lifetime: secs(
+            "remember_lifetime_secs",
+            s.remember_lifetime_secs,
+            &mut problems,
+        ),
         touch_interval: secs("touch_interval_secs", s.touch_interval_secs, &mut problems),
     };
     if session.idle_timeout > session.absolute_lifetime {
-        problems.push("session.idle_timeout_secs must not exceed session.absolute_lifetime_secs".into());
+        problems.push(
+            "session.idle_timeout_secs must not exceed session.absolute_lifetime_secs".into(),
+        );
     }
     if session.remember_idle_timeout > session.remember_lifetime {
-        problems.push("session.remember_idle_timeout_secs must not exceed session.remember_lifetime_secs".into());
+        problems.push(
+            "session.remember_idle_timeout_secs must not exceed session.remember_lifetime_secs"
+                .into(),
+        );
     }
     if session.touch_interval >= session.idle_timeout {
-        problems.push("session.touch_interval_secs must be shorter than session.idle_timeout_secs".into());
+        problems.push(
+            "session.touch_interval_secs must be shorter than session.idle_timeout_secs".into(),
+        );
     }
 
     let p = &raw.password;
-    if p.argon2_memory_kib < OWASP_ARGON2_MEMORY_KIB || p.argon2_iterations < OWASP_ARGON2_ITERATIONS || p.argon2_parallelism == 0 {
+    if p.argon2_memory_kib < OWASP_ARGON2_MEMORY_KIB
+        || p.argon2_iterations < OWASP_ARGON2_ITERATIONS
+        || p.argon2_parallelism == 0
+    {
         problems.push(format!(
             "password.argon2_*: the OWASP floor is memory {OWASP_ARGON2_MEMORY_KIB} KiB, 2 iterations, parallelism 1; raise, never lower"
         ));
@@ -548,11 +590,16 @@ mod tests {
     const KEY: &str = "0123456789abcdef0123456789abcdef";
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn problems(toml: &str, vars: &[(&str, &str)]) -> String {
-        Config::from_sources(toml, env(vars)).unwrap_err().to_string()
+        Config::from_sources(toml, env(vars))
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -562,7 +609,9 @@ mod tests {
 
     #[test]
     fn a_short_secret_key_is_refused() {
-        assert!(problems("", &[("GATEHOUSE__SECURITY__SECRET_KEY", "short")]).contains("too short"));
+        assert!(
+            problems("", &[("GATEHOUSE__SECURITY__SECRET_KEY", "short")]).contains("too short")
+        );
     }
 
     #[test]
@@ -572,17 +621,24 @@ mod tests {
             env(&[
                 ("GATEHOUSE__SECURITY__SECRET_KEY", KEY),
                 ("GATEHOUSE__SERVER__MAX_BODY_BYTES", "4096"),
-                ("GATEHOUSE__CORS__ALLOWED_ORIGINS", "[\"http://localhost:8081\"]"),
+                (
+                    "GATEHOUSE__CORS__ALLOWED_ORIGINS",
+                    "[\"http://localhost:8081\"]",
+                ),
             ]),
         )
         .unwrap();
         assert_eq!(config.server.max_body_bytes, 4096);
-        assert_eq!(config.cors.allowed_origins[0].as_str(), "http://localhost:8081");
+        assert_eq!(
+            config.cors.allowed_origins[0].as_str(),
+            "http://localhost:8081"
+        );
     }
 
     #[test]
     fn secrets_never_appear_in_debug_output() {
-        let config = Config::from_sources("", env(&[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)])).unwrap();
+        let config =
+            Config::from_sources("", env(&[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)])).unwrap();
         let shown = format!("{config:?}");
         assert!(!shown.contains(KEY));
         assert!(shown.contains("[redacted]"));
@@ -590,14 +646,20 @@ mod tests {
 
     #[test]
     fn wildcard_and_null_origins_are_refused() {
-        let text = problems("[cors]\nallowed_origins = [\"*\", \"null\"]\n", &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]);
+        let text = problems(
+            "[cors]\nallowed_origins = [\"*\", \"null\"]\n",
+            &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)],
+        );
         assert!(text.contains("wildcard"));
         assert!(text.contains("\"null\" cannot be allowlisted"));
     }
 
     #[test]
     fn same_site_none_without_secure_is_refused() {
-        let text = problems("[cookies]\nsecure = false\nsame_site = \"none\"\n", &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]);
+        let text = problems(
+            "[cookies]\nsecure = false\nsame_site = \"none\"\n",
+            &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)],
+        );
         assert!(text.contains("requires cookies.secure = true"));
     }
 
@@ -606,22 +668,41 @@ mod tests {
         let toml = "[server]\npublic_origin = \"https://api.example.com\"\n[cors]\nallowed_origins = [\"https://app.other.net\"]\n";
         assert!(problems(toml, &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]).contains("cross-site"));
         let same_site = "[server]\npublic_origin = \"https://api.example.com\"\n[cors]\nallowed_origins = [\"https://app.example.com\"]\n";
-        assert!(Config::from_sources(same_site, env(&[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)])).is_ok());
+        assert!(
+            Config::from_sources(same_site, env(&[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]))
+                .is_ok()
+        );
     }
 
     #[test]
     fn insecure_cookies_are_only_for_localhost() {
-        let toml = "[server]\npublic_origin = \"http://api.example.com\"\n[cookies]\nsecure = false\n";
-        assert!(problems(toml, &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]).contains("development setting"));
+        let toml =
+            "[server]\npublic_origin = \"http://api.example.com\"\n[cookies]\nsecure = false\n";
+        assert!(
+            problems(toml, &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)])
+                .contains("development setting")
+        );
     }
 
     #[test]
     fn unknown_keys_are_named() {
-        assert!(problems("[server]\nlisten_port = 1\n", &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]).contains("listen_port"));
+        assert!(
+            problems(
+                "[server]\nlisten_port = 1\n",
+                &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]
+            )
+            .contains("listen_port")
+        );
     }
 
     #[test]
     fn argon2_parameters_below_the_owasp_floor_are_refused() {
-        assert!(problems("[password]\nargon2_memory_kib = 1024\n", &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]).contains("OWASP floor"));
+        assert!(
+            problems(
+                "[password]\nargon2_memory_kib = 1024\n",
+                &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]
+            )
+            .contains("OWASP floor")
+        );
     }
 }

@@ -20,9 +20,15 @@ pub fn security_headers() -> Vec<SetResponseHeaderLayer<HeaderValue>> {
         h(header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         h(header::CACHE_CONTROL, "no-store"),
         h(header::REFERRER_POLICY, "no-referrer"),
-        h(header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"),
+        h(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
         h(header::X_FRAME_OPTIONS, "DENY"),
-        h(HeaderName::from_static("cross-origin-resource-policy"), "same-origin"),
+        h(
+            HeaderName::from_static("cross-origin-resource-policy"),
+            "same-origin",
+        ),
     ]
 }
 

@@ -38,7 +38,10 @@ allowed_origins = ["{APP_ORIGIN}"]
         database.display()
     );
     let mut env: Vec<(String, String)> = std::env::vars().collect();
-    env.push(("GATEHOUSE__SECURITY__SECRET_KEY".into(), crypto::random_token()));
+    env.push((
+        "GATEHOUSE__SECURITY__SECRET_KEY".into(),
+        crypto::random_token(),
+    ));
     let config = Config::from_sources(&toml, env)?;
     super::init_logging(&config.log);
     let app = App::build(config).await?;
@@ -50,10 +53,23 @@ allowed_origins = ["{APP_ORIGIN}"]
         let password = Password::generate();
         match state.stores.users.credentials(&username).await? {
             Some(existing) => {
-                let hash = state.passwords.hash(&password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-                state.stores.users.set_password_hash(existing.user.id, &hash).await?;
-                let update = UserUpdate { role: Some(role), disabled: Some(false) };
-                account::change(&state, existing.user.id, update).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                let hash = state
+                    .passwords
+                    .hash(&password)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                state
+                    .stores
+                    .users
+                    .set_password_hash(existing.user.id, &hash)
+                    .await?;
+                let update = UserUpdate {
+                    role: Some(role),
+                    disabled: Some(false),
+                };
+                account::change(&state, existing.user.id, update)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
             }
             None => {
                 account::create(&state, username, &password, role, None, None)
@@ -61,7 +77,11 @@ allowed_origins = ["{APP_ORIGIN}"]
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
             }
         }
-        lines.push(format!("  {name:<6} {:<6} password: {}", role.as_str(), password.expose()));
+        lines.push(format!(
+            "  {name:<6} {:<6} password: {}",
+            role.as_str(),
+            password.expose()
+        ));
     }
     println!("Gatehouse demo");
     println!("  API:      {API_ORIGIN}  (allowlisted app origin: {APP_ORIGIN})");

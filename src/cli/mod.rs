@@ -12,7 +12,11 @@ use crate::app::App;
 use crate::config::{Config, ConfigError, LogConfig, LogFormat};
 
 #[derive(Parser)]
-#[command(name = "gatehouse", version, about = "Session authentication for single-page apps on another origin")]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "Session authentication for single-page apps on another origin"
+)]
 pub struct Cli {
     /// Config file (TOML); GATEHOUSE__SECTION__KEY variables override it.
     #[arg(long, short, global = true, env = "GATEHOUSE_CONFIG")]
@@ -91,7 +95,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 pub fn init_logging(config: &LogConfig) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr);
     let _ = match config.format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),

@@ -50,22 +50,41 @@ pub enum UserCommand {
 pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
     let state = AppState::new(config, std::sync::Arc::new(SystemClock)).await?;
     match command {
-        UserCommand::Add { username, role, password_stdin, name, email } => {
+        UserCommand::Add {
+            username,
+            role,
+            password_stdin,
+            name,
+            email,
+        } => {
             let username = parse_username(&username)?;
-            let role = Role::parse(&role).map_err(|_| anyhow::anyhow!("role must be `user` or `admin`"))?;
+            let role = Role::parse(&role)
+                .map_err(|_| anyhow::anyhow!("role must be `user` or `admin`"))?;
             let (password, generated) = new_password(password_stdin)?;
             let user = account::create(&state, username, &password, role, name, email)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("created {} (id {}, {})", user.username, user.id, user.role.as_str());
+            println!(
+                "created {} (id {}, {})",
+                user.username,
+                user.id,
+                user.role.as_str()
+            );
             if generated {
                 println!("password: {}", password.expose());
             }
         }
-        UserCommand::Passwd { username, password_stdin } => {
+        UserCommand::Passwd {
+            username,
+            password_stdin,
+        } => {
             let user = find(&state, &username).await?;
             let (password, generated) = new_password(password_stdin)?;
-            let hash = state.passwords.hash(&password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hash = state
+                .passwords
+                .hash(&password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             state.stores.users.set_password_hash(user.id, &hash).await?;
             println!("password of {} changed", user.username);
             if generated {
@@ -74,19 +93,37 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Role { username, role } => {
             let user = find(&state, &username).await?;
-            let role = Role::parse(&role).map_err(|_| anyhow::anyhow!("role must be `user` or `admin`"))?;
-            let update = UserUpdate { role: Some(role), ..UserUpdate::default() };
-            account::change(&state, user.id, update).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let role = Role::parse(&role)
+                .map_err(|_| anyhow::anyhow!("role must be `user` or `admin`"))?;
+            let update = UserUpdate {
+                role: Some(role),
+                ..UserUpdate::default()
+            };
+            account::change(&state, user.id, update)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{} is now {}", user.username, role.as_str());
         }
         UserCommand::Disable { username, enable } => {
             let user = find(&state, &username).await?;
-            let update = UserUpdate { disabled: Some(!enable), ..UserUpdate::default() };
-            account::change(&state, user.id, update).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("{} is now {}", user.username, if enable { "enabled" } else { "disabled" });
+            let update = UserUpdate {
+                disabled: Some(!enable),
+                ..UserUpdate::default()
+            };
+            account::change(&state, user.id, update)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "{} is now {}",
+                user.username,
+                if enable { "enabled" } else { "disabled" }
+            );
         }
         UserCommand::List => {
-            println!("{:>6}  {:<32} {:<6} {:<8} created", "id", "username", "role", "status");
+            println!(
+                "{:>6}  {:<32} {:<6} {:<8} created",
+                "id", "username", "role", "status"
+            );
             for u in state.stores.users.list().await? {
                 let status = if u.disabled { "disabled" } else { "active" };
                 println!(
@@ -126,6 +163,7 @@ fn new_password(from_stdin: bool) -> anyhow::Result<(Password, bool)> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     let line = line.trim_end_matches(['\r', '\n']);
-    let password = Password::parse_new(line).map_err(|code| anyhow::anyhow!("password refused: {code}"))?;
+    let password =
+        Password::parse_new(line).map_err(|code| anyhow::anyhow!("password refused: {code}"))?;
     Ok((password, false))
 }

@@ -80,13 +80,17 @@ impl Cors {
             .filter(|h| !h.is_empty());
         for name in requested {
             if !ALLOWED_HEADERS.contains(&name.as_str()) {
-                return ApiError::PreflightRefused("a requested header is not allowed").into_response();
+                return ApiError::PreflightRefused("a requested header is not allowed")
+                    .into_response();
             }
         }
         let mut response = StatusCode::NO_CONTENT.into_response();
         let h = response.headers_mut();
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
-        h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
         h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, self.methods.clone());
         h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, self.headers.clone());
         // Preflight caching (Fetch standard, `Access-Control-Max-Age`).
@@ -106,7 +110,9 @@ pub fn single_origin(headers: &HeaderMap) -> Option<&HeaderValue> {
 
 pub fn is_preflight(request: &Request) -> bool {
     request.method() == Method::OPTIONS
-        && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 /// Middleware: answers preflights and decorates every other response.
@@ -126,13 +132,21 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     if preflight {
         h.append(
             header::VARY,
-            HeaderValue::from_static("Access-Control-Request-Method, Access-Control-Request-Headers"),
+            HeaderValue::from_static(
+                "Access-Control-Request-Method, Access-Control-Request-Headers",
+            ),
         );
     } else if let Some(origin) = origin {
         // Credentials only for an exact allowlisted origin, never `*` (Fetch standard §3.2.5).
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
-        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Retry-After"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+            HeaderValue::from_static("true"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Retry-After"),
+        );
     }
     response
 }

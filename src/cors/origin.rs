@@ -16,7 +16,11 @@ impl Origin {
     /// Parses a configured origin into its canonical form (lower-case, default port elided),
     /// the form browsers send in the `Origin` header (RFC 6454 §6.1).
     pub fn parse(input: &str) -> Result<Self, String> {
-        let fail = |why: &str| Err(format!("{input:?} is not an origin: {why}; write scheme://host[:port], e.g. https://app.example.com"));
+        let fail = |why: &str| {
+            Err(format!(
+                "{input:?} is not an origin: {why}; write scheme://host[:port], e.g. https://app.example.com"
+            ))
+        };
         match input {
             "*" => return Err("\"*\" cannot be allowlisted: browsers refuse credentials with a wildcard origin (Fetch standard, CORS protocol); list each origin".into()),
             "null" => return Err("\"null\" cannot be allowlisted: sandboxed iframes, file: pages and redirects all send it, so it identifies nobody".into()),
@@ -41,7 +45,10 @@ impl Origin {
         };
         let host = host.to_ascii_lowercase();
         let host_ok = if host.starts_with('[') {
-            host.ends_with(']') && host[1..host.len() - 1].parse::<std::net::Ipv6Addr>().is_ok()
+            host.ends_with(']')
+                && host[1..host.len() - 1]
+                    .parse::<std::net::Ipv6Addr>()
+                    .is_ok()
         } else {
             !host.is_empty()
                 && host.split('.').all(|label| {
@@ -58,7 +65,11 @@ impl Origin {
             Some(p) if p != default_port => format!("{scheme}://{host}:{p}"),
             _ => format!("{scheme}://{host}"),
         };
-        Ok(Self { scheme, host, serialized })
+        Ok(Self {
+            scheme,
+            host,
+            serialized,
+        })
     }
 
     pub fn as_str(&self) -> &str {
@@ -125,15 +136,38 @@ mod tests {
 
     #[test]
     fn origins_are_canonicalised_like_browsers_send_them() {
-        assert_eq!(Origin::parse("HTTPS://App.Example.COM:443").unwrap().as_str(), "https://app.example.com");
-        assert_eq!(Origin::parse("http://localhost:8081").unwrap().as_str(), "http://localhost:8081");
-        assert_eq!(Origin::parse("http://[::1]:80").unwrap().as_str(), "http://[::1]");
+        assert_eq!(
+            Origin::parse("HTTPS://App.Example.COM:443")
+                .unwrap()
+                .as_str(),
+            "https://app.example.com"
+        );
+        assert_eq!(
+            Origin::parse("http://localhost:8081").unwrap().as_str(),
+            "http://localhost:8081"
+        );
+        assert_eq!(
+            Origin::parse("http://[::1]:80").unwrap().as_str(),
+            "http://[::1]"
+        );
     }
 
     #[test]
     fn things_that_are_not_origins_are_refused() {
-        for bad in ["*", "null", "localhost:8081", "ftp://a.com", "https://a.com/", "https://a.com/x",
-            "https://u@a.com", "https://a.com:0", "https://a.com:99999", "https://a..com", "https://", "https://a.com:"] {
+        for bad in [
+            "*",
+            "null",
+            "localhost:8081",
+            "ftp://a.com",
+            "https://a.com/",
+            "https://a.com/x",
+            "https://u@a.com",
+            "https://a.com:0",
+            "https://a.com:99999",
+            "https://a..com",
+            "https://",
+            "https://a.com:",
+        ] {
             assert!(Origin::parse(bad).is_err(), "{bad} should be refused");
         }
     }
@@ -141,9 +175,18 @@ mod tests {
     #[test]
     fn sites_use_the_public_suffix_list() {
         let site = |s: &str| Origin::parse(s).unwrap().site();
-        assert_eq!(site("https://api.example.com"), site("https://app.example.com"));
-        assert_ne!(site("https://a.example.co.uk"), site("https://b.other.co.uk"));
-        assert_ne!(site("http://app.example.com"), site("https://api.example.com"));
+        assert_eq!(
+            site("https://api.example.com"),
+            site("https://app.example.com")
+        );
+        assert_ne!(
+            site("https://a.example.co.uk"),
+            site("https://b.other.co.uk")
+        );
+        assert_ne!(
+            site("http://app.example.com"),
+            site("https://api.example.com")
+        );
         assert_eq!(site("http://localhost:8080"), site("http://localhost:8081"));
         assert_ne!(site("http://localhost:8080"), site("http://127.0.0.1:8081"));
     }

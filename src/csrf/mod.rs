@@ -21,7 +21,10 @@ use crate::session::SessionContext;
 pub const TOKEN_HEADER: &str = "x-csrf-token";
 
 pub fn is_unsafe(method: &Method) -> bool {
-    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+    !matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+    )
 }
 
 /// Middleware; runs after the session layer.
@@ -45,7 +48,9 @@ fn check(state: &AppState, request: &Request) -> Result<(), ApiError> {
     let context = request
         .extensions()
         .get::<SessionContext>()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("csrf layer ran before the session layer")))?;
+        .ok_or_else(|| {
+            ApiError::internal(anyhow::anyhow!("csrf layer ran before the session layer"))
+        })?;
     check_token(state, headers, context)
 }
 
@@ -93,7 +98,11 @@ pub fn is_json(content_type: &str) -> bool {
         })
 }
 
-fn check_token(state: &AppState, headers: &HeaderMap, context: &SessionContext) -> Result<(), ApiError> {
+fn check_token(
+    state: &AppState,
+    headers: &HeaderMap,
+    context: &SessionContext,
+) -> Result<(), ApiError> {
     let mut sent = headers.get_all(TOKEN_HEADER).iter();
     let token = match (sent.next(), sent.next()) {
         (None, _) => return Err(ApiError::CsrfTokenMissing),
@@ -101,7 +110,10 @@ fn check_token(state: &AppState, headers: &HeaderMap, context: &SessionContext) 
         (Some(t), None) if t.is_empty() => return Err(ApiError::CsrfTokenMissing),
         (Some(t), None) => t,
     };
-    let expected = state.sessions.csrf_token(context).ok_or(ApiError::CsrfTokenInvalid)?;
+    let expected = state
+        .sessions
+        .csrf_token(context)
+        .ok_or(ApiError::CsrfTokenInvalid)?;
     // Constant-time comparison (OWASP CSRF cheat sheet, synchronizer token pattern).
     if crypto::ct_eq(token.as_bytes(), expected.as_bytes()) {
         Ok(())

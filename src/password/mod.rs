@@ -120,7 +120,9 @@ impl PasswordHasher {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
         let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
-        tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(ApiError::internal)
     }
 }
 
@@ -148,7 +150,10 @@ mod tests {
         assert_eq!(Password::parse_new("ééééééé").unwrap_err(), "too_short");
         assert!(Password::parse_new("éééééééé").is_ok());
         assert!(Password::parse_new(&"x7".repeat(512)).is_ok());
-        assert_eq!(Password::parse_new(&"x".repeat(1025)).unwrap_err(), "too_long");
+        assert_eq!(
+            Password::parse_new(&"x".repeat(1025)).unwrap_err(),
+            "too_long"
+        );
     }
 
     #[test]

@@ -12,7 +12,9 @@ pub use session::SessionBody;
 
 /// Routes that need the session layer (everything under the API prefix).
 pub fn api() -> Router<AppState> {
-    Router::new().merge(session::router()).merge(users::router())
+    Router::new()
+        .merge(session::router())
+        .merge(users::router())
 }
 
 /// Liveness and readiness, outside the session and CSRF layers.

@@ -66,15 +66,27 @@ impl SessionBody {
 
 /// A reply that also sets cookies.
 pub fn with_cookies(cookies: Vec<HeaderValue>, reply: impl IntoResponse) -> Response {
-    (AppendHeaders(cookies.into_iter().map(|c| (header::SET_COOKIE, c))), reply).into_response()
+    (
+        AppendHeaders(cookies.into_iter().map(|c| (header::SET_COOKIE, c))),
+        reply,
+    )
+        .into_response()
 }
 
-async fn check(State(state): State<AppState>, Extension(context): Extension<SessionContext>) -> Response {
+async fn check(
+    State(state): State<AppState>,
+    Extension(context): Extension<SessionContext>,
+) -> Response {
     match &context {
-        SessionContext::Authenticated(auth) => Json(SessionBody::logged_in(&state, auth)).into_response(),
+        SessionContext::Authenticated(auth) => {
+            Json(SessionBody::logged_in(&state, auth)).into_response()
+        }
         SessionContext::Anonymous { pre_nonce } => {
             let (csrf, cookie) = state.sessions.anonymous_token(pre_nonce.as_deref());
-            with_cookies(cookie.into_iter().collect(), Json(SessionBody::anonymous(csrf)))
+            with_cookies(
+                cookie.into_iter().collect(),
+                Json(SessionBody::anonymous(csrf)),
+            )
         }
     }
 }
@@ -116,7 +128,10 @@ async fn login(
     // (OWASP Authentication cheat sheet, "Authentication and error messages").
     let matched = state
         .passwords
-        .verify(&password, credentials.as_ref().map(|c| c.password_hash.as_str()))
+        .verify(
+            &password,
+            credentials.as_ref().map(|c| c.password_hash.as_str()),
+        )
         .await?;
     let user = match credentials {
         Some(c) if matched && !c.user.disabled => c.user,
@@ -130,7 +145,10 @@ async fn login(
         .sessions
         .start(user, body.remember.unwrap_or(false), &context, &client)
         .await?;
-    Ok(with_cookies(cookies, Json(SessionBody::logged_in(&state, &auth))))
+    Ok(with_cookies(
+        cookies,
+        Json(SessionBody::logged_in(&state, &auth)),
+    ))
 }
 
 /// `DELETE /session` and `DELETE /session/{id}`: the `id` is Backbone's URL for the model and

@@ -44,7 +44,10 @@ fn validate(body: &impl Validate<Context = ()>) -> Result<(), ApiError> {
     body.validate().map_err(|report| {
         let mut fields = FieldErrors::new();
         for (path, error) in report.iter() {
-            fields.entry(path.to_string()).or_default().push(error.message().to_owned());
+            fields
+                .entry(path.to_string())
+                .or_default()
+                .push(error.message().to_owned());
         }
         ApiError::Validation {
             message: "some fields are invalid; see `fields`".into(),
@@ -77,8 +80,10 @@ async fn sign_up(
     ApiJson(body): ApiJson<SignUp>,
 ) -> Result<Response, ApiError> {
     validate(&body)?;
-    let username = Username::parse(body.username.as_deref().unwrap_or_default()).map_err(|c| ApiError::field("username", c))?;
-    let password = Password::parse_new(body.password.as_deref().unwrap_or_default()).map_err(|c| ApiError::field("password", c))?;
+    let username = Username::parse(body.username.as_deref().unwrap_or_default())
+        .map_err(|c| ApiError::field("username", c))?;
+    let password = Password::parse_new(body.password.as_deref().unwrap_or_default())
+        .map_err(|c| ApiError::field("password", c))?;
     if password.expose().eq_ignore_ascii_case(username.as_str()) {
         return Err(ApiError::field("password", "same_as_username"));
     }
@@ -98,7 +103,10 @@ async fn sign_up(
     let (auth, cookies) = state.sessions.start(user, false, &context, &client).await?;
     Ok(with_cookies(
         cookies,
-        (StatusCode::CREATED, Json(SessionBody::logged_in(&state, &auth))),
+        (
+            StatusCode::CREATED,
+            Json(SessionBody::logged_in(&state, &auth)),
+        ),
     ))
 }
 
@@ -106,7 +114,10 @@ async fn me(CurrentUser(auth): CurrentUser) -> Json<Value> {
     Json(json!({ "user": auth.user }))
 }
 
-async fn list(State(state): State<AppState>, _: RequireRole<Admin>) -> Result<Json<Value>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    _: RequireRole<Admin>,
+) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({ "items": state.stores.users.list().await? })))
 }
 
@@ -131,7 +142,15 @@ async fn update(
         role: body.role.as_deref().and_then(|r| Role::parse(r).ok()),
         disabled: body.disabled,
     };
-    let user = account::change(&state, id, change).await?.ok_or(ApiError::NotFound)?;
-    tracing::info!(admin_id = admin.user.id, user_id = user.id, role = user.role.as_str(), disabled = user.disabled, "user changed");
+    let user = account::change(&state, id, change)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    tracing::info!(
+        admin_id = admin.user.id,
+        user_id = user.id,
+        role = user.role.as_str(),
+        disabled = user.disabled,
+        "user changed"
+    );
     Ok(Json(json!({ "user": user })).into_response())
 }

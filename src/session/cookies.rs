@@ -61,7 +61,10 @@ pub fn read<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// `payload.mac`
 pub fn sign(keys: &Keys, name: &str, payload: &str) -> String {
-    format!("{payload}.{}", crypto::encode(&keys.cookie_mac(name, payload)))
+    format!(
+        "{payload}.{}",
+        crypto::encode(&keys.cookie_mac(name, payload))
+    )
 }
 
 /// The payload of a signed value, if the signature is right for this cookie name.
@@ -72,7 +75,12 @@ pub fn verify<'a>(keys: &Keys, name: &str, value: &'a str) -> Option<&'a str> {
 }
 
 /// A `Set-Cookie` value. `max_age: None` makes a browser-session cookie.
-pub fn set(config: &CookieConfig, name: &str, value: &str, max_age: Option<Duration>) -> HeaderValue {
+pub fn set(
+    config: &CookieConfig,
+    name: &str,
+    value: &str,
+    max_age: Option<Duration>,
+) -> HeaderValue {
     // Cookie attributes: HttpOnly, explicit SameSite, Secure where possible (OWASP Session
     // Management cheat sheet, "Cookies"; ASVS 5.0 V3.3.1-V3.3.4).
     let mut text = format!(
@@ -107,7 +115,10 @@ mod tests {
     fn names_are_matched_exactly_without_percent_decoding() {
         let h = headers("%67atehouse_session=x; gatehouse_session2=y; Gatehouse_session=z");
         assert_eq!(read(&h, "gatehouse_session"), None);
-        assert_eq!(read(&headers("a=1; gatehouse_session=v"), "gatehouse_session"), Some("v"));
+        assert_eq!(
+            read(&headers("a=1; gatehouse_session=v"), "gatehouse_session"),
+            Some("v")
+        );
     }
 
     #[test]

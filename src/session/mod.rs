@@ -39,7 +39,9 @@ pub struct Authenticated {
 pub enum SessionContext {
     Authenticated(Arc<Authenticated>),
     /// `pre_nonce` is the verified nonce of a valid pre-session cookie, if any.
-    Anonymous { pre_nonce: Option<String> },
+    Anonymous {
+        pre_nonce: Option<String>,
+    },
 }
 
 /// Where a request came from, kept on the sessions it starts.
@@ -97,7 +99,12 @@ impl SessionManager {
     }
 
     async fn load(&self, secret_hash: &[u8; 32]) -> Result<Option<Authenticated>, ApiError> {
-        let Some(session) = self.stores.sessions.find_by_secret_hash(secret_hash).await? else {
+        let Some(session) = self
+            .stores
+            .sessions
+            .find_by_secret_hash(secret_hash)
+            .await?
+        else {
             return Ok(None);
         };
         let now = self.clock.now();
@@ -199,7 +206,10 @@ impl SessionManager {
 
     /// Logs out: deletes the stored session and returns a fresh anonymous token with the cookies
     /// that clear the session and bind the new token.
-    pub async fn end(&self, context: &SessionContext) -> Result<(String, Vec<HeaderValue>), ApiError> {
+    pub async fn end(
+        &self,
+        context: &SessionContext,
+    ) -> Result<(String, Vec<HeaderValue>), ApiError> {
         if let SessionContext::Authenticated(auth) = context {
             self.stores.sessions.delete(&auth.session.id).await?;
         }

@@ -4,12 +4,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 
 use super::{
-    Credentials, NewUser, SessionRecord, SessionStore, StoreError, StoreResult, UserStore, UserUpdate,
+    Credentials, NewUser, SessionRecord, SessionStore, StoreError, StoreResult, UserStore,
+    UserUpdate,
 };
 use crate::account::{User, UserId, Username};
 use crate::clock::from_unix;
@@ -40,7 +43,9 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await
-            .map_err(|e| anyhow::anyhow!("cannot open the SQLite database {}: {e}", path.display()))?;
+            .map_err(|e| {
+                anyhow::anyhow!("cannot open the SQLite database {}: {e}", path.display())
+            })?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&pool)
             .await
@@ -72,7 +77,10 @@ fn db_error(e: sqlx::Error) -> StoreError {
 /// SELECT over users with a tail; one column list so rows always parse the same way.
 macro_rules! select_users {
     ($tail:literal) => {
-        concat!("SELECT id, username, role, disabled, name, email, created_at FROM users ", $tail)
+        concat!(
+            "SELECT id, username, role, disabled, name, email, created_at FROM users ",
+            $tail
+        )
     };
 }
 
@@ -135,13 +143,19 @@ impl UserStore for SqliteStore {
         .await;
         match result {
             Ok(row) => user_from_row(&row),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::UsernameTaken),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::UsernameTaken)
+            }
             Err(e) => Err(db_error(e)),
         }
     }
 
     async fn get(&self, id: UserId) -> StoreResult<Option<User>> {
-        let row = sqlx::query(select_users!("WHERE id = ?")).bind(id).fetch_optional(&self.pool).await.map_err(db_error)?;
+        let row = sqlx::query(select_users!("WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
         row.as_ref().map(user_from_row).transpose()
     }
 
@@ -164,7 +178,10 @@ impl UserStore for SqliteStore {
     }
 
     async fn list(&self) -> StoreResult<Vec<User>> {
-        let rows = sqlx::query(select_users!("ORDER BY username_key")).fetch_all(&self.pool).await.map_err(db_error)?;
+        let rows = sqlx::query(select_users!("ORDER BY username_key"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
         rows.iter().map(user_from_row).collect()
     }
 
@@ -193,7 +210,6 @@ impl UserStore for SqliteStore {
         Ok(done.rows_affected() == 1)
     }
 }
-
 
 #[async_trait]
 impl SessionStore for SqliteStore {
@@ -255,7 +271,13 @@ impl SessionStore for SqliteStore {
     }
 
     async fn list_for_user(&self, user_id: UserId) -> StoreResult<Vec<SessionRecord>> {
-        let rows = sqlx::query(select_sessions!("WHERE user_id = ? ORDER BY created_at, id")).bind(user_id).fetch_all(&self.pool).await.map_err(db_error)?;
+        let rows = sqlx::query(select_sessions!(
+            "WHERE user_id = ? ORDER BY created_at, id"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
         rows.iter().map(session_from_row).collect()
     }
 
@@ -269,7 +291,10 @@ impl SessionStore for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_error)?;
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
         Ok(())
     }
 }

@@ -1,1 +1,10 @@
+//! The API test binary: every test starts the real app on port 0 with its own SQLite file and
+//! talks HTTP to it.
 
+mod cors;
+mod csrf;
+mod http;
+mod session;
+mod store;
+mod support;
+mod users;

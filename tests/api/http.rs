@@ -1,0 +1,123 @@
+//! HTTP hygiene: JSON errors for bad input, body limits, headers, health.
+
+use gatehouse::roles::Role;
+use reqwest::Method;
+
+use crate::support::{Req, TestApp};
+
+#[tokio::test]
+async fn malformed_json_gets_400_and_the_wrong_shape_gets_422() {
+    let app = TestApp::spawn().await;
+    let mut browser = app.browser();
+    browser.get("/session").await;
+    for body in ["{", "not json", "{\"username\": }", ""] {
+        let reply = browser
+            .send(Req::new(Method::POST, "/session").raw("application/json", body))
+            .await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (400, "malformed_json"),
+            "{body:?}"
+        );
+    }
+    for body in [
+        "[]",
+        "42",
+        "{\"username\": 1, \"password\": \"x\"}",
+        "{\"remember\": \"yes\"}",
+    ] {
+        let reply = browser
+            .send(Req::new(Method::POST, "/session").raw("application/json", body))
+            .await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (422, "validation_failed"),
+            "{body:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413() {
+    let app = TestApp::spawn().await;
+    let mut browser = app.browser();
+    browser.get("/session").await;
+    let body = format!(
+        "{{\"username\": \"alice\", \"password\": \"{}\"}}",
+        "x".repeat(100_000)
+    );
+    let reply = browser
+        .send(Req::new(Method::POST, "/session").raw("application/json", &body))
+        .await;
+    assert_eq!((reply.status, reply.code()), (413, "payload_too_large"));
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_get_json_errors() {
+    let app = TestApp::spawn().await;
+    let mut browser = app.browser();
+    let reply = browser.get("/nowhere").await;
+    assert_eq!((reply.status, reply.code()), (404, "not_found"));
+    let reply = browser.send(Req::new(Method::PUT, "/session")).await;
+    assert_eq!((reply.status, reply.code()), (405, "method_not_allowed"));
+    let reply = browser.send(Req::new(Method::TRACE, "/session")).await;
+    assert_eq!(reply.status, 405);
+}
+
+#[tokio::test]
+async fn a_callback_parameter_never_produces_jsonp() {
+    let app = TestApp::spawn().await;
+    let mut browser = app.logged_in("alice", Role::User).await;
+    for path in [
+        "/session?callback=steal",
+        "/users/me?callback=steal&jsonp=steal",
+    ] {
+        let reply = browser.get(path).await;
+        assert_eq!(reply.header("content-type"), Some("application/json"));
+        assert!(reply.body.is_object(), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn security_headers_are_on_every_response() {
+    let app = TestApp::spawn().await;
+    let mut browser = app.browser();
+    for path in ["/session", "/users/me", "/healthz", "/nowhere"] {
+        let reply = browser.get(path).await;
+        assert_eq!(
+            reply.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(reply.header("cache-control"), Some("no-store"), "{path}");
+        assert_eq!(
+            reply.header("referrer-policy"),
+            Some("no-referrer"),
+            "{path}"
+        );
+        assert!(
+            reply
+                .header("content-security-policy")
+                .unwrap()
+                .contains("frame-ancestors 'none'")
+        );
+        assert!(reply.header("server").is_none(), "no version banner");
+    }
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer() {
+    let app = TestApp::spawn().await;
+    let mut browser = app.browser();
+    assert_eq!(browser.get("/healthz").await.body["status"], "ok");
+    assert_eq!(browser.get("/readyz").await.body["status"], "ready");
+}
+
+#[tokio::test]
+async fn an_api_prefix_moves_the_api_but_not_health() {
+    let app = TestApp::spawn_with(&[("GATEHOUSE__SERVER__API_PREFIX", "/api")]).await;
+    let mut browser = app.browser();
+    assert_eq!(browser.get("/api/session").await.body["auth"], false);
+    assert_eq!(browser.get("/session").await.status, 404);
+    assert_eq!(browser.get("/healthz").await.status, 200);
+}
