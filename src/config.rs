@@ -603,6 +603,20 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_names_every_key_and_is_valid() {
+        let text = include_str!("../gatehouse.example.toml");
+        Config::from_sources(text, env(&[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)])).unwrap();
+        let table: toml::Table = toml::from_str(text).unwrap();
+        let keys = |section: &str| table[section].as_table().unwrap().len();
+        assert_eq!(keys("server"), 4);
+        assert_eq!(keys("session"), 5);
+        assert_eq!(keys("password"), 4);
+        for key in ["secret_key", "secret_key_file"] {
+            assert!(text.contains(&format!("# {key} = ")), "{key} is documented");
+        }
+    }
+
+    #[test]
     fn a_missing_secret_key_is_refused_with_the_fix() {
         assert!(problems("", &[]).contains("openssl rand"));
     }
