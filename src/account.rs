@@ -105,7 +105,6 @@ pub fn serialize_rfc3339<S: serde::Serializer>(
     s.serialize_str(&crate::clock::rfc3339(*t))
 }
 
-
 /// Creates an account: hashes the password on the bounded pool, then stores the user.
 /// Sign-up, the CLI and the demo seed all come through here.
 pub async fn create(
