@@ -1,29 +1,62 @@
 //! `gatehouse demo`: a running Gatehouse with no configuration at all, for trying it out.
 //!
-//! API on http://localhost:8080, the demo app's origin http://localhost:8081 allowlisted,
-//! plain-http cookies (the explicit development setting), a fresh random key on every start,
-//! and two accounts (`admin`, `user`) whose passwords are reset and printed once at start.
+//! Two origins on `localhost`: the API (default port 8080) and the demo single-page app
+//! (default port 8081), served from the repository's `demo/`, `client/` and `node_modules/`
+//! folders. The app origin is allowlisted, cookies are the plain-http development setting, the
+//! key is random on every start, and two accounts (`admin`, `user`) get new passwords that are
+//! printed once.
 
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
+use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::account::{self, Username};
-use crate::app::App;
+use crate::app::{App, AppState};
 use crate::config::Config;
 use crate::crypto;
 use crate::password::Password;
 use crate::roles::Role;
 use crate::store::UserUpdate;
 
-pub const API_ORIGIN: &str = "http://localhost:8080";
-pub const APP_ORIGIN: &str = "http://localhost:8081";
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Where the demo database lives.
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// Port of the API origin (http://localhost:PORT).
+    #[arg(long, default_value_t = 8080)]
+    api_port: u16,
+    /// Port of the demo app origin (http://localhost:PORT).
+    #[arg(long, default_value_t = 8081)]
+    app_port: u16,
+    /// Folder holding demo/, client/ and node_modules/ (the repository root).
+    #[arg(long, default_value = ".")]
+    app_dir: PathBuf,
+}
 
-pub async fn run(data_dir: &Path) -> anyhow::Result<()> {
-    let database = data_dir.join("demo.db");
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let api_origin = format!("http://localhost:{}", args.api_port);
+    let app_origin = format!("http://localhost:{}", args.app_port);
+    let database = args.data_dir.join("demo.db");
+    anyhow::ensure!(
+        args.app_dir.join("demo/index.html").is_file(),
+        "no demo app under {}: run from the repository root or pass --app-dir",
+        args.app_dir.display()
+    );
+    anyhow::ensure!(
+        args.app_dir.join("node_modules/backbone").is_dir(),
+        "the demo app's libraries are missing: run `npm ci` in {}",
+        args.app_dir.display()
+    );
     let toml = format!(
         r#"
 [server]
-listen = "127.0.0.1:8080"
-public_origin = "{API_ORIGIN}"
+listen = "127.0.0.1:{}"
+public_origin = "{api_origin}"
 
 [database]
 url = "sqlite://{}"
@@ -33,8 +66,9 @@ secure = false
 same_site = "lax"
 
 [cors]
-allowed_origins = ["{APP_ORIGIN}"]
+allowed_origins = ["{app_origin}"]
 "#,
+        args.api_port,
         database.display()
     );
     let mut env: Vec<(String, String)> = std::env::vars().collect();
@@ -45,19 +79,41 @@ allowed_origins = ["{APP_ORIGIN}"]
     let config = Config::from_sources(&toml, env)?;
     super::init_logging(&config.log);
     let app = App::build(config).await?;
-    let state = app.state().clone();
+    let accounts = seed_accounts(app.state()).await?;
 
-    let mut lines = Vec::new();
+    let site = app_router(&args.app_dir, &api_origin);
+    let site_listener =
+        tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.app_port)))
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot listen on port {} for the demo app: {e}",
+                    args.app_port
+                )
+            })?;
+    tokio::spawn(async move { axum::serve(site_listener, site).await });
+
+    println!("Gatehouse demo");
+    println!("  open:     {app_origin}/   (the app; it calls the API cross-origin)");
+    println!("  API:      {api_origin}");
+    println!("  database: {}", database.display());
+    println!("  accounts (passwords are new on every start):");
+    for (name, role, password) in accounts {
+        println!("    {name:<6} {:<6} password: {password}", role.as_str());
+    }
+    app.run().await
+}
+
+/// Seeds `admin` and `user`, resetting their passwords if they exist.
+async fn seed_accounts(state: &AppState) -> anyhow::Result<Vec<(&'static str, Role, String)>> {
+    let mut accounts = Vec::new();
     for (name, role) in [("admin", Role::Admin), ("user", Role::User)] {
         let username = Username::parse(name).map_err(anyhow::Error::msg)?;
         let password = Password::generate();
+        let fail = |e: crate::error::ApiError| anyhow::anyhow!("seeding {name}: {e}");
         match state.stores.users.credentials(&username).await? {
             Some(existing) => {
-                let hash = state
-                    .passwords
-                    .hash(&password)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let hash = state.passwords.hash(&password).await.map_err(fail)?;
                 state
                     .stores
                     .users
@@ -67,28 +123,46 @@ allowed_origins = ["{APP_ORIGIN}"]
                     role: Some(role),
                     disabled: Some(false),
                 };
-                account::change(&state, existing.user.id, update)
+                account::change(state, existing.user.id, update)
                     .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    .map_err(fail)?;
             }
             None => {
-                account::create(&state, username, &password, role, None, None)
+                account::create(state, username, &password, role, None, None)
                     .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    .map_err(fail)?;
             }
         }
-        lines.push(format!(
-            "  {name:<6} {:<6} password: {}",
-            role.as_str(),
-            password.expose()
-        ));
+        accounts.push((name, role, password.expose().to_owned()));
     }
-    println!("Gatehouse demo");
-    println!("  API:      {API_ORIGIN}  (allowlisted app origin: {APP_ORIGIN})");
-    println!("  database: {}", database.display());
-    println!("  accounts (passwords are new on every start):");
-    for line in lines {
-        println!("{line}");
-    }
-    app.run().await
+    Ok(accounts)
+}
+
+/// The demo app's origin: static files only, with a CSP that lets it call the API origin.
+fn app_router(dir: &std::path::Path, api_origin: &str) -> Router {
+    let csp = format!(
+        "default-src 'self'; connect-src 'self' {api_origin}; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+    );
+    let demo_config = serde_json::json!({ "apiOrigin": api_origin });
+    Router::new()
+        .route(
+            "/demo-config.json",
+            axum::routing::get(move || async move { axum::Json(demo_config) }),
+        )
+        .route_service("/", ServeFile::new(dir.join("demo/index.html")))
+        .nest_service("/client", ServeDir::new(dir.join("client")))
+        .nest_service("/node_modules", ServeDir::new(dir.join("node_modules")))
+        .fallback_service(ServeDir::new(dir.join("demo")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(&csp).expect("ascii"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-content-type-options"),
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        ))
 }

@@ -31,11 +31,7 @@ enum Command {
     Serve,
     /// Run a demo with no configuration: API on http://localhost:8080 for an app on
     /// http://localhost:8081, a fresh key, and two seeded accounts with printed passwords.
-    Demo {
-        /// Where the demo database lives.
-        #[arg(long, default_value = "data")]
-        data_dir: PathBuf,
-    },
+    Demo(demo::DemoArgs),
     /// Manage accounts.
     #[command(subcommand)]
     User(user::UserCommand),
@@ -76,7 +72,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging(&config.log);
             App::build(config).await?.run().await
         }
-        Command::Demo { data_dir } => demo::run(&data_dir).await,
+        Command::Demo(args) => demo::run(args).await,
         Command::User(command) => user::run(load()?, command).await,
         Command::Migrate => {
             let config = load()?;
