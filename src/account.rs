@@ -86,7 +86,7 @@ pub fn parse_email(input: &str) -> Result<String, &'static str> {
 pub type UserId = i64;
 
 /// A user as the rest of Gatehouse sees it (never with the password hash).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: UserId,
     pub username: String,
@@ -95,6 +95,7 @@ pub struct User {
     pub name: Option<String>,
     pub email: Option<String>,
     #[serde(serialize_with = "serialize_rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,
 }
 

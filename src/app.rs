@@ -4,18 +4,20 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::cors::Cors;
 use crate::crypto::Keys;
+use crate::metrics::Metrics;
 use crate::password::PasswordHasher;
 use crate::session::SessionManager;
 use crate::store::Stores;
@@ -31,6 +33,9 @@ pub struct Inner {
     pub passwords: PasswordHasher,
     pub cors: Cors,
     pub clock: Arc<dyn Clock>,
+    pub metrics: Metrics,
+    /// The OpenAPI document, rendered once when the router is built.
+    pub openapi: OnceLock<String>,
 }
 
 impl std::ops::Deref for AppState {
@@ -53,7 +58,7 @@ impl AppState {
             clock.clone(),
         );
         let passwords = PasswordHasher::new(&config.password)?;
-        let cors = Cors::new(&config.cors);
+        let cors = Cors::new(&config.cors, &config.server.api_prefix);
         Ok(Self(Arc::new(Inner {
             config,
             stores,
@@ -61,6 +66,8 @@ impl AppState {
             passwords,
             cors,
             clock,
+            metrics: Metrics::default(),
+            openapi: OnceLock::new(),
         })))
     }
 }
@@ -121,21 +128,14 @@ impl App {
     }
 }
 
-/// The whole HTTP stack. Outermost first: panics -> log -> security headers -> CORS ->
-/// (API only) session -> CSRF -> handlers.
-fn router(state: AppState) -> Router {
-    let prefix = state.config.server.api_prefix.clone();
-    let api = crate::routes::api()
-        .layer(from_fn_with_state(state.clone(), crate::csrf::layer))
-        .layer(from_fn_with_state(state.clone(), crate::session::layer));
-    let api = if prefix.is_empty() {
-        api
-    } else {
-        Router::new().nest(&prefix, api)
-    };
-    let mut router = Router::new()
-        .merge(crate::routes::ops())
-        .merge(api)
+/// The whole HTTP stack. Outermost first: panics -> log and metrics -> security headers ->
+/// CORS -> (private API only) session -> CSRF -> handlers.
+pub fn router(state: AppState) -> Router {
+    let (router, openapi) = documented_routes(&state).split_for_parts();
+    let _ = state
+        .openapi
+        .set(openapi.to_pretty_json().unwrap_or_default());
+    let mut router = router
         .fallback(crate::http::not_found)
         .method_not_allowed_fallback(crate::http::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.server.max_body_bytes))
@@ -144,9 +144,35 @@ fn router(state: AppState) -> Router {
         router = router.layer(layer);
     }
     router
-        .layer(axum::middleware::from_fn(crate::http::log_request))
+        .layer(from_fn_with_state(state.clone(), crate::http::log_request))
         .layer(CatchPanicLayer::custom(crate::http::panic_response))
         .with_state(state)
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(info(
+    title = "Gatehouse",
+    description = "Session authentication for single-page apps whose API lives on another origin. \
+        Unsafe requests need `X-CSRF-Token` (the `_csrf` of the latest session reply) and, with a body, \
+        `Content-Type: application/json`. Errors are `{\"error\": {\"code\", \"message\", \"fields\"?}}`."
+))]
+struct ApiDoc;
+
+/// Every route, registered together with its OpenAPI operation.
+pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
+    let private = crate::routes::private()
+        .layer(from_fn_with_state(state.clone(), crate::csrf::layer))
+        .layer(from_fn_with_state(state.clone(), crate::session::layer));
+    let api = private.merge(crate::routes::public());
+    let prefix = &state.config.server.api_prefix;
+    let api = if prefix.is_empty() {
+        api
+    } else {
+        OpenApiRouter::new().nest(prefix, api)
+    };
+    OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+        .merge(crate::routes::operations())
+        .merge(api)
 }
 
 async fn shutdown_signal() {

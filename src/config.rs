@@ -95,6 +95,20 @@ pub struct CookieConfig {
 pub struct CorsConfig {
     pub allowed_origins: Vec<Origin>,
     pub max_age_secs: u64,
+    /// Per-path policies, first match wins; unmatched paths are private.
+    pub resources: Vec<CorsResource>,
+}
+
+/// A path pattern with its own CORS policy (like Rack::Cors `resource` blocks).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CorsResource {
+    /// An exact path, or a prefix ending in `/*` (matching the prefix itself too), relative to
+    /// `server.api_prefix`.
+    pub path: String,
+    /// `true`: any origin, never credentials. `false`: the allowlist.
+    pub public: bool,
+    pub credentials: bool,
+    pub methods: Vec<axum::http::Method>,
 }
 
 #[derive(Clone, Debug)]
@@ -215,6 +229,18 @@ impl Default for RawCookies {
 struct RawCors {
     allowed_origins: Vec<String>,
     max_age_secs: u64,
+    resources: Vec<RawCorsResource>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCorsResource {
+    path: String,
+    origins: String,
+    #[serde(default)]
+    credentials: Option<bool>,
+    #[serde(default)]
+    methods: Option<Vec<String>>,
 }
 
 impl Default for RawCors {
@@ -222,8 +248,70 @@ impl Default for RawCors {
         Self {
             allowed_origins: Vec::new(),
             max_age_secs: 600,
+            // Seed 004's race results: readable by any origin, without credentials.
+            resources: vec![RawCorsResource {
+                path: "/race/*".into(),
+                origins: "*".into(),
+                credentials: Some(false),
+                methods: Some(vec!["GET".into(), "HEAD".into(), "POST".into()]),
+            }],
         }
     }
+}
+
+fn validate_resource(
+    n: usize,
+    raw: &RawCorsResource,
+    problems: &mut Vec<String>,
+) -> Option<CorsResource> {
+    let at = format!("cors.resources[{n}] (path {:?})", raw.path);
+    let before = problems.len();
+    let pattern = raw.path.strip_suffix("/*").unwrap_or(&raw.path);
+    if !raw.path.starts_with('/')
+        || pattern.contains('*')
+        || pattern.contains("/..")
+        || pattern.contains("/./")
+    {
+        problems.push(format!(
+            "{at}: write an exact path like \"/race/results\" or a prefix like \"/race/*\""
+        ));
+    }
+    let public = match raw.origins.as_str() {
+        "*" => true,
+        "allowlist" => false,
+        other => {
+            problems.push(format!("{at}: origins = {other:?}; use \"*\" (any origin, no credentials) or \"allowlist\" (cors.allowed_origins)"));
+            false
+        }
+    };
+    let credentials = raw.credentials.unwrap_or(!public);
+    // A wildcard origin can never carry credentials (Fetch standard, CORS check step 3).
+    if public && credentials {
+        problems.push(format!("{at}: origins = \"*\" cannot be combined with credentials = true (browsers refuse it); use origins = \"allowlist\""));
+    }
+    let methods = match &raw.methods {
+        None => crate::cors::ALLOWED_METHODS.to_vec(),
+        Some(list) => list
+            .iter()
+            .filter_map(|m| {
+                let found = crate::cors::ALLOWED_METHODS
+                    .iter()
+                    .find(|a| a.as_str() == m.as_str());
+                if found.is_none() {
+                    problems.push(format!(
+                        "{at}: method {m:?} is not one of GET, HEAD, POST, PUT, PATCH, DELETE"
+                    ));
+                }
+                found.cloned()
+            })
+            .collect(),
+    };
+    (problems.len() == before).then(|| CorsResource {
+        path: raw.path.clone(),
+        public,
+        credentials,
+        methods,
+    })
 }
 
 #[derive(Deserialize)]
@@ -484,6 +572,13 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
             }
         }
     }
+    let resources: Vec<CorsResource> = raw
+        .cors
+        .resources
+        .iter()
+        .enumerate()
+        .filter_map(|(n, r)| validate_resource(n, r, &mut problems))
+        .collect();
     if raw.cors.max_age_secs > 86400 {
         problems
             .push("cors.max_age_secs must be at most 86400 (browsers cap it lower anyway)".into());
@@ -571,6 +666,7 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
             cors: CorsConfig {
                 allowed_origins,
                 max_age_secs: raw.cors.max_age_secs,
+                resources,
             },
             session,
             password,
@@ -666,6 +762,21 @@ mod tests {
         );
         assert!(text.contains("wildcard"));
         assert!(text.contains("\"null\" cannot be allowlisted"));
+    }
+
+    #[test]
+    fn a_public_resource_with_credentials_is_refused() {
+        let toml = "[[cors.resources]]\npath = \"/race/*\"\norigins = \"*\"\ncredentials = true\n";
+        assert!(
+            problems(toml, &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)])
+                .contains("cannot be combined with credentials")
+        );
+        let toml = "[[cors.resources]]\npath = \"/race/*/x\"\norigins = \"everyone\"\nmethods = [\"TRACE\"]\n";
+        let text = problems(toml, &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]);
+        assert!(
+            text.contains("exact path") && text.contains("\"allowlist\"") && text.contains("TRACE"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -54,6 +54,58 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
+/// Every stable error code (documented in `docs/api.md`).
+pub const ERROR_CODES: &[&str] = &[
+    "malformed_json",
+    "unsupported_media_type",
+    "validation_failed",
+    "invalid_credentials",
+    "unauthenticated",
+    "forbidden",
+    "csrf_token_missing",
+    "csrf_token_invalid",
+    "origin_not_allowed",
+    "preflight_refused",
+    "not_found",
+    "method_not_allowed",
+    "username_taken",
+    "payload_too_large",
+    "rate_limited",
+    "store_unavailable",
+    "internal",
+];
+
+/// The body of every error reply, for the OpenAPI document.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ErrorDetail {
+    code: ErrorCode,
+    /// For people; branch on `code`.
+    message: String,
+    /// Field name -> validation codes, on `validation_failed`.
+    fields: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// A stable error code.
+struct ErrorCode;
+
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(ERROR_CODES.iter().copied()))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ErrorCode {}
+
 impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
@@ -159,6 +211,46 @@ impl From<crate::store::StoreError> for ApiError {
         match e {
             crate::store::StoreError::Unavailable(_) => Self::StoreUnavailable,
             other => Self::Internal(other.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_a_listed_code_and_the_docs_name_them_all() {
+        let all = [
+            ApiError::MalformedJson(String::new()),
+            ApiError::UnsupportedMediaType,
+            ApiError::field("x", "y"),
+            ApiError::InvalidCredentials,
+            ApiError::Unauthenticated,
+            ApiError::Forbidden,
+            ApiError::CsrfTokenMissing,
+            ApiError::CsrfTokenInvalid,
+            ApiError::OriginNotAllowed,
+            ApiError::PreflightRefused(""),
+            ApiError::NotFound,
+            ApiError::MethodNotAllowed,
+            ApiError::UsernameTaken,
+            ApiError::PayloadTooLarge,
+            ApiError::RateLimited {
+                retry_after_secs: 1,
+            },
+            ApiError::StoreUnavailable,
+            ApiError::internal(anyhow::anyhow!("x")),
+        ];
+        assert_eq!(all.len(), ERROR_CODES.len());
+        let docs = include_str!("../docs/api.md");
+        for e in &all {
+            assert!(ERROR_CODES.contains(&e.code()), "{}", e.code());
+            assert!(
+                docs.contains(&format!("`{}`", e.code())),
+                "docs/api.md lacks {}",
+                e.code()
+            );
         }
     }
 }

@@ -3,12 +3,13 @@
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use crate::app::AppState;
 use crate::error::ApiError;
 
 /// Security headers on every response (OWASP HTTP Headers cheat sheet; ASVS 5.0 V3.4).
@@ -32,9 +33,9 @@ pub fn security_headers() -> Vec<SetResponseHeaderLayer<HeaderValue>> {
     ]
 }
 
-/// One structured line per request: method, route (never the raw URI, which could carry
-/// anything), status, latency.
-pub async fn log_request(request: Request, next: Next) -> Response {
+/// One structured line and one metrics sample per request: method, route (never the raw URI,
+/// which could carry anything), status, latency.
+pub async fn log_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request
@@ -42,13 +43,12 @@ pub async fn log_request(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
-    tracing::info!(
-        %method,
-        route,
-        status = response.status().as_u16(),
-        latency_us = started.elapsed().as_micros() as u64,
-        "request"
-    );
+    let latency = started.elapsed();
+    let status = response.status().as_u16();
+    tracing::info!(%method, route, status, latency_us = latency.as_micros() as u64, "request");
+    state
+        .metrics
+        .request(method.as_str(), &route, status, latency);
     response
 }
 

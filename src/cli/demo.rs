@@ -80,6 +80,8 @@ allowed_origins = ["{app_origin}"]
     super::init_logging(&config.log);
     let app = App::build(config).await?;
     let accounts = seed_accounts(app.state()).await?;
+    let state = app.state();
+    crate::directory::seed_if_empty(&*state.stores.employees, state.clock.now()).await?;
 
     let site = app_router(&args.app_dir, &api_origin);
     let site_listener =

@@ -1,9 +1,12 @@
-//! CORS from one exact-origin allowlist, with credentials.
+//! CORS: one exact-origin allowlist with credentials by default, and per-path public policies.
 //!
 //! Preflights are answered here, before any authentication; every other response gets
-//! `Vary: Origin` and, for an allowlisted origin, the grant headers, errors included, so the SPA
-//! can read a 401. An origin is granted only if it is byte-for-byte one of the configured
-//! origins: never reflected, never `null`, never matched by prefix or suffix.
+//! `Vary: Origin` and the grant headers its policy allows, errors included, so the SPA can read
+//! a 401. A private grant goes only to an origin that is byte-for-byte one of the configured
+//! origins: never reflected, never `null`, never matched by prefix or suffix. A public policy
+//! (`origins = "*"`) answers `Access-Control-Allow-Origin: *` and never grants credentials.
+//! The policy is chosen from the normalised path, and a public policy is only used when the
+//! request path is already in normal form, so `/race/../employees` cannot borrow it.
 
 mod origin;
 
@@ -13,12 +16,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
-use crate::config::CorsConfig;
+use crate::config::{CorsConfig, CorsResource};
 use crate::error::ApiError;
 
 pub use origin::Origin;
 
-/// Methods an allowlisted origin may use.
+/// Methods the API uses; the default for private resources.
 pub const ALLOWED_METHODS: &[Method] = &[
     Method::GET,
     Method::HEAD,
@@ -28,19 +31,83 @@ pub const ALLOWED_METHODS: &[Method] = &[
     Method::DELETE,
 ];
 
-/// Request headers an allowlisted origin may send (jQuery adds `X-Requested-With`).
-pub const ALLOWED_HEADERS: &[&str] = &["content-type", "x-csrf-token", "x-requested-with"];
+/// Request headers an allowlisted origin may send (jQuery adds `X-Requested-With`; the
+/// safelisted `Accept`/`Accept-Language`/`Content-Language` and `Origin` appear in hand-written
+/// preflights such as seed 004's curl example and change nothing).
+pub const ALLOWED_HEADERS: &[&str] = &[
+    "content-type",
+    "x-csrf-token",
+    "x-requested-with",
+    "accept",
+    "accept-language",
+    "content-language",
+    "origin",
+];
+
+/// Request headers any origin may send to a public resource: no CSRF token, it has no session.
+pub const PUBLIC_HEADERS: &[&str] = &[
+    "content-type",
+    "x-requested-with",
+    "accept",
+    "accept-language",
+    "content-language",
+    "origin",
+];
+
+/// One resolved policy with its header values ready.
+struct Policy {
+    pattern: Option<String>,
+    public: bool,
+    credentials: bool,
+    methods: Vec<Method>,
+    allow_methods: HeaderValue,
+    allow_headers: HeaderValue,
+}
+
+impl Policy {
+    fn new(pattern: Option<String>, public: bool, credentials: bool, methods: Vec<Method>) -> Self {
+        let join = |items: Vec<&str>| HeaderValue::from_str(&items.join(", ")).expect("ascii");
+        let headers = if public {
+            PUBLIC_HEADERS
+        } else {
+            ALLOWED_HEADERS
+        };
+        Self {
+            allow_methods: join(methods.iter().map(Method::as_str).collect()),
+            allow_headers: join(headers.to_vec()),
+            pattern,
+            public,
+            credentials,
+            methods,
+        }
+    }
+
+    fn matches(&self, path: &str) -> bool {
+        match &self.pattern {
+            None => true,
+            Some(p) => match p.strip_suffix("/*") {
+                Some(prefix) => {
+                    path == prefix
+                        || path
+                            .strip_prefix(prefix)
+                            .is_some_and(|rest| rest.starts_with('/'))
+                }
+                None => path == p,
+            },
+        }
+    }
+}
 
 pub struct Cors {
     allowed: Vec<HeaderValue>,
     max_age: HeaderValue,
-    methods: HeaderValue,
-    headers: HeaderValue,
+    prefix: String,
+    resources: Vec<Policy>,
+    private: Policy,
 }
 
 impl Cors {
-    pub fn new(config: &CorsConfig) -> Self {
-        let join = |items: Vec<&str>| HeaderValue::from_str(&items.join(", ")).expect("ascii");
+    pub fn new(config: &CorsConfig, api_prefix: &str) -> Self {
         Self {
             allowed: config
                 .allowed_origins
@@ -48,8 +115,22 @@ impl Cors {
                 .map(|o| HeaderValue::from_str(o.as_str()).expect("parsed origins are ascii"))
                 .collect(),
             max_age: HeaderValue::from(config.max_age_secs),
-            methods: join(ALLOWED_METHODS.iter().map(Method::as_str).collect()),
-            headers: join(ALLOWED_HEADERS.to_vec()),
+            prefix: api_prefix.to_owned(),
+            resources: config
+                .resources
+                .iter()
+                .map(
+                    |CorsResource {
+                         path,
+                         public,
+                         credentials,
+                         methods,
+                     }| {
+                        Policy::new(Some(path.clone()), *public, *credentials, methods.clone())
+                    },
+                )
+                .collect(),
+            private: Policy::new(None, false, true, ALLOWED_METHODS.to_vec()),
         }
     }
 
@@ -59,18 +140,50 @@ impl Cors {
         single_origin(headers).filter(|o| self.allowed.iter().any(|a| a.as_bytes() == o.as_bytes()))
     }
 
-    fn preflight(&self, headers: &HeaderMap) -> Response {
+    fn policy_for(&self, raw_path: &str) -> &Policy {
+        let Some(normal) = normalise_path(raw_path) else {
+            return &self.private;
+        };
+        let Some(relative) = normal
+            .strip_prefix(self.prefix.as_str())
+            .filter(|r| r.starts_with('/'))
+        else {
+            return &self.private;
+        };
+        match self.resources.iter().find(|p| p.matches(relative)) {
+            // Anything unusual about the path (dot segments, encoded slashes) keeps it private.
+            Some(p) if p.public && normal != raw_path => &self.private,
+            Some(p) => p,
+            None => &self.private,
+        }
+    }
+
+    /// The value of `Access-Control-Allow-Origin` this request earns under `policy`.
+    fn grant(&self, policy: &Policy, headers: &HeaderMap) -> Option<HeaderValue> {
+        if policy.public {
+            Some(HeaderValue::from_static("*"))
+        } else {
+            self.allowed_origin(headers).cloned()
+        }
+    }
+
+    fn preflight(&self, policy: &Policy, headers: &HeaderMap) -> Response {
         // Preflight checks per the Fetch standard's CORS-preflight fetch (§4.8).
-        let Some(origin) = self.allowed_origin(headers) else {
+        let Some(origin) = self.grant(policy, headers) else {
             return ApiError::OriginNotAllowed.into_response();
         };
         let method = headers
             .get(header::ACCESS_CONTROL_REQUEST_METHOD)
             .and_then(|m| m.to_str().ok())
             .unwrap_or_default();
-        if !ALLOWED_METHODS.iter().any(|m| m.as_str() == method) {
-            return ApiError::PreflightRefused("that method is not allowed").into_response();
+        if !policy.methods.iter().any(|m| m.as_str() == method) {
+            return ApiError::PreflightRefused("that method is not allowed here").into_response();
         }
+        let allowed_headers = if policy.public {
+            PUBLIC_HEADERS
+        } else {
+            ALLOWED_HEADERS
+        };
         let requested = headers
             .get_all(header::ACCESS_CONTROL_REQUEST_HEADERS)
             .iter()
@@ -79,20 +192,28 @@ impl Cors {
             .map(|h| h.trim().to_ascii_lowercase())
             .filter(|h| !h.is_empty());
         for name in requested {
-            if !ALLOWED_HEADERS.contains(&name.as_str()) {
-                return ApiError::PreflightRefused("a requested header is not allowed")
+            if !allowed_headers.contains(&name.as_str()) {
+                return ApiError::PreflightRefused("a requested header is not allowed here")
                     .into_response();
             }
         }
         let mut response = StatusCode::NO_CONTENT.into_response();
         let h = response.headers_mut();
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        if policy.credentials {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+        }
         h.insert(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            policy.allow_methods.clone(),
         );
-        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, self.methods.clone());
-        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, self.headers.clone());
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            policy.allow_headers.clone(),
+        );
         // Preflight caching (Fetch standard, `Access-Control-Max-Age`).
         h.insert(header::ACCESS_CONTROL_MAX_AGE, self.max_age.clone());
         response
@@ -108,6 +229,33 @@ pub fn single_origin(headers: &HeaderMap) -> Option<&HeaderValue> {
     }
 }
 
+/// The path with percent-escapes decoded, empty and `.` segments dropped and `..` resolved
+/// (RFC 3986 §5.2.4); `None` if it does not decode to UTF-8 or climbs above the root.
+pub fn normalise_path(raw: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut input = raw.bytes();
+    while let Some(b) = input.next() {
+        if b == b'%' {
+            let hex = [input.next()?, input.next()?];
+            bytes.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+        } else {
+            bytes.push(b);
+        }
+    }
+    let decoded = String::from_utf8(bytes).ok()?;
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in decoded.split(['/', '\\']) {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop()?;
+            }
+            s => segments.push(s),
+        }
+    }
+    Some(format!("/{}", segments.join("/")))
+}
+
 pub fn is_preflight(request: &Request) -> bool {
     request.method() == Method::OPTIONS
         && request
@@ -118,16 +266,25 @@ pub fn is_preflight(request: &Request) -> bool {
 /// Middleware: answers preflights and decorates every other response.
 pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let cors = &state.cors;
+    let policy = cors.policy_for(request.uri().path());
     let preflight = is_preflight(&request);
-    let origin = cors.allowed_origin(request.headers()).cloned();
+    let grant = cors.grant(policy, request.headers());
     let mut response = if preflight {
-        cors.preflight(request.headers())
+        let answer = cors.preflight(policy, request.headers());
+        if answer.status().is_client_error() {
+            state.metrics.refusal(if grant.is_some() {
+                "preflight_refused"
+            } else {
+                "origin_not_allowed"
+            });
+        }
+        answer
     } else {
         next.run(request).await
     };
     let h = response.headers_mut();
-    // Responses differ by Origin, so caches must key on it (Fetch standard, CORS protocol and
-    // HTTP caches).
+    // Responses differ by Origin, so caches must key on it (Fetch standard, "CORS protocol and
+    // HTTP caches").
     h.append(header::VARY, HeaderValue::from_static("Origin"));
     if preflight {
         h.append(
@@ -136,17 +293,55 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
                 "Access-Control-Request-Method, Access-Control-Request-Headers",
             ),
         );
-    } else if let Some(origin) = origin {
-        // Credentials only for an exact allowlisted origin, never `*` (Fetch standard §3.2.5).
+    } else if let Some(origin) = grant {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-            HeaderValue::from_static("true"),
-        );
+        // Credentials only for an exact allowlisted origin, never with `*` (Fetch standard §3.2.5).
+        if policy.credentials {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+        }
         h.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
             HeaderValue::from_static("Retry-After"),
         );
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise_path;
+
+    #[test]
+    fn paths_are_normalised_before_choosing_a_policy() {
+        assert_eq!(
+            normalise_path("/race/results").as_deref(),
+            Some("/race/results")
+        );
+        assert_eq!(
+            normalise_path("/race/../employees").as_deref(),
+            Some("/employees")
+        );
+        assert_eq!(
+            normalise_path("/race/%2e%2e/employees").as_deref(),
+            Some("/employees")
+        );
+        assert_eq!(
+            normalise_path("/race%2F..%2Femployees").as_deref(),
+            Some("/employees")
+        );
+        assert_eq!(
+            normalise_path("//race/./results/").as_deref(),
+            Some("/race/results")
+        );
+        assert_eq!(
+            normalise_path("/race\\..\\employees").as_deref(),
+            Some("/employees")
+        );
+        assert_eq!(normalise_path("/../x"), None);
+        assert_eq!(normalise_path("/%ff"), None);
+        assert_eq!(normalise_path("/%zz"), None);
+    }
 }

@@ -35,7 +35,8 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     match check(&state, &request) {
         Ok(()) => next.run(request).await,
         Err(e) => {
-            tracing::info!(code = e.code(), method = %request.method(), path = request.uri().path(), "csrf refused");
+            tracing::info!(code = e.code(), method = %request.method(), "csrf refused");
+            state.metrics.refusal(e.code());
             e.into_response()
         }
     }

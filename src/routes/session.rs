@@ -6,26 +6,27 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{AppendHeaders, IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::account::{User, Username};
 use crate::app::AppState;
 use crate::clock::rfc3339;
-use crate::error::{ApiError, FieldErrors};
+use crate::error::{ApiError, ErrorBody, FieldErrors};
 use crate::extract::ApiJson;
 use crate::password::Password;
 use crate::session::{Authenticated, ClientInfo, SessionContext};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/session", get(check).post(login).delete(logout))
-        .route("/session/{id}", delete(logout))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(check, login, logout))
+        .routes(routes!(logout_by_id))
 }
 
-/// The JSON shape of every session reply.
-#[derive(Debug, Serialize)]
+/// The JSON shape of every session reply: `auth` and `_csrf` always, the rest when logged in.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionBody {
     pub auth: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -34,6 +35,7 @@ pub struct SessionBody {
     pub username: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<User>,
+    /// The CSRF token to send as `X-CSRF-Token` on unsafe requests.
     pub _csrf: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
@@ -73,6 +75,10 @@ pub fn with_cookies(cookies: Vec<HeaderValue>, reply: impl IntoResponse) -> Resp
         .into_response()
 }
 
+/// Who is logged in, and the CSRF token for this browser.
+#[utoipa::path(get, path = "/session", tag = "session", responses(
+    (status = 200, description = "Always; anonymous replies may set the pre-session cookie", body = SessionBody),
+))]
 async fn check(
     State(state): State<AppState>,
     Extension(context): Extension<SessionContext>,
@@ -91,7 +97,8 @@ async fn check(
     }
 }
 
-#[derive(Deserialize)]
+/// Login body; unknown fields (Backbone's whole model) are ignored.
+#[derive(Deserialize, utoipa::ToSchema)]
 struct LoginRequest {
     #[serde(default)]
     username: Option<String>,
@@ -101,6 +108,14 @@ struct LoginRequest {
     remember: Option<bool>,
 }
 
+/// Logs in: a new session, a new cookie and a new CSRF token.
+#[utoipa::path(post, path = "/session", tag = "session", request_body = LoginRequest, responses(
+    (status = 200, description = "Logged in", body = SessionBody),
+    (status = 401, description = "`invalid_credentials`", body = ErrorBody),
+    (status = 403, description = "`csrf_token_missing`, `csrf_token_invalid`, `origin_not_allowed`", body = ErrorBody),
+    (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+    (status = 422, description = "`validation_failed`: username or password missing", body = ErrorBody),
+))]
 async fn login(
     State(state): State<AppState>,
     Extension(context): Extension<SessionContext>,
@@ -137,10 +152,12 @@ async fn login(
         Some(c) if matched && !c.user.disabled => c.user,
         _ => {
             tracing::info!(outcome = "failure", "login");
+            state.metrics.login(false);
             return Err(ApiError::InvalidCredentials);
         }
     };
     tracing::info!(outcome = "success", user_id = user.id, "login");
+    state.metrics.login(true);
     let (auth, cookies) = state
         .sessions
         .start(user, body.remember.unwrap_or(false), &context, &client)
@@ -151,12 +168,30 @@ async fn login(
     ))
 }
 
-/// `DELETE /session` and `DELETE /session/{id}`: the `id` is Backbone's URL for the model and
-/// always means the caller's current session.
+/// Logs out: the stored session is deleted and a fresh anonymous token returned.
+#[utoipa::path(delete, path = "/session", tag = "session", responses(
+    (status = 200, description = "Logged out", body = SessionBody),
+    (status = 403, description = "`csrf_token_missing`, `csrf_token_invalid`, `origin_not_allowed`", body = ErrorBody),
+))]
 async fn logout(
     State(state): State<AppState>,
     Extension(context): Extension<SessionContext>,
 ) -> Result<Response, ApiError> {
     let (csrf, cookies) = state.sessions.end(&context).await?;
     Ok(with_cookies(cookies, Json(SessionBody::anonymous(csrf))))
+}
+
+/// Backbone's `DELETE /session/{id}`: the id is the model's URL and always means the caller's
+/// current session.
+#[utoipa::path(delete, path = "/session/{id}", tag = "session",
+    params(("id" = String, Path, description = "The session's public id (ignored)")),
+    responses(
+        (status = 200, description = "Logged out", body = SessionBody),
+        (status = 403, description = "`csrf_token_missing`, `csrf_token_invalid`, `origin_not_allowed`", body = ErrorBody),
+    ))]
+async fn logout_by_id(
+    state: State<AppState>,
+    context: Extension<SessionContext>,
+) -> Result<Response, ApiError> {
+    logout(state, context).await
 }

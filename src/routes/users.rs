@@ -3,61 +3,43 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch};
-use axum::{Extension, Json, Router};
+use axum::response::Response;
+use axum::{Extension, Json};
 use garde::Validate;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::account::{self, Username, parse_email, parse_name};
+use crate::account::{self, User, Username, parse_email, parse_name};
 use crate::app::AppState;
-use crate::error::{ApiError, FieldErrors};
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, PathParam};
 use crate::password::Password;
 use crate::roles::{Admin, CurrentUser, RequireRole, Role};
 use crate::routes::session::{SessionBody, with_cookies};
+use crate::routes::{rule, validate};
 use crate::session::{ClientInfo, SessionContext};
 use crate::store::UserUpdate;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/users", get(list).post(sign_up))
-        .route("/users/me", get(me))
-        .route("/users/{id}", patch(update))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, sign_up))
+        .routes(routes!(me))
+        .routes(routes!(update))
 }
 
-/// A garde rule from one of our parse functions; absent values are `required` when `needed`.
-fn rule<T>(
-    parse: fn(&str) -> Result<T, &'static str>,
-    needed: bool,
-) -> impl FnOnce(&Option<String>, &()) -> garde::Result {
-    move |value, _| match value {
-        None if needed => Err(garde::Error::new("required")),
-        None => Ok(()),
-        Some(v) => parse(v).map(drop).map_err(garde::Error::new),
-    }
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserReply {
+    user: User,
 }
 
-/// Validates and collects every field's codes into one 422.
-fn validate(body: &impl Validate<Context = ()>) -> Result<(), ApiError> {
-    body.validate().map_err(|report| {
-        let mut fields = FieldErrors::new();
-        for (path, error) in report.iter() {
-            fields
-                .entry(path.to_string())
-                .or_default()
-                .push(error.message().to_owned());
-        }
-        ApiError::Validation {
-            message: "some fields are invalid; see `fields`".into(),
-            fields,
-        }
-    })
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UserList {
+    items: Vec<User>,
 }
 
 /// Sign-up body. Any other field (such as `role`) is ignored: clients cannot pick their role.
-#[derive(Deserialize, Validate)]
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 struct SignUp {
     #[garde(custom(rule(Username::parse, true)))]
     #[serde(default)]
@@ -73,6 +55,14 @@ struct SignUp {
     email: Option<String>,
 }
 
+/// Creates an account and logs it in.
+#[utoipa::path(post, path = "/users", tag = "accounts", request_body = SignUp, responses(
+    (status = 201, description = "Created and logged in; a new session cookie is set", body = SessionBody),
+    (status = 403, description = "`csrf_token_missing`, `csrf_token_invalid`, `origin_not_allowed`", body = ErrorBody),
+    (status = 409, description = "`username_taken`", body = ErrorBody),
+    (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+    (status = 422, description = "`validation_failed` with `fields`", body = ErrorBody),
+))]
 async fn sign_up(
     State(state): State<AppState>,
     Extension(context): Extension<SessionContext>,
@@ -110,18 +100,34 @@ async fn sign_up(
     ))
 }
 
-async fn me(CurrentUser(auth): CurrentUser) -> Json<Value> {
-    Json(json!({ "user": auth.user }))
+/// The caller's own account.
+#[utoipa::path(get, path = "/users/me", tag = "accounts", responses(
+    (status = 200, description = "The caller", body = UserReply),
+    (status = 401, description = "`unauthenticated`", body = ErrorBody),
+))]
+async fn me(CurrentUser(auth): CurrentUser) -> Json<UserReply> {
+    Json(UserReply {
+        user: auth.user.clone(),
+    })
 }
 
+/// Every account (admins only).
+#[utoipa::path(get, path = "/users", tag = "accounts", responses(
+    (status = 200, description = "Accounts ordered by username", body = UserList),
+    (status = 401, description = "`unauthenticated`", body = ErrorBody),
+    (status = 403, description = "`forbidden`", body = ErrorBody),
+))]
 async fn list(
     State(state): State<AppState>,
     _: RequireRole<Admin>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!({ "items": state.stores.users.list().await? })))
+) -> Result<Json<UserList>, ApiError> {
+    Ok(Json(UserList {
+        items: state.stores.users.list().await?,
+    }))
 }
 
-#[derive(Deserialize, Validate)]
+/// An admin's change to an account.
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
 struct AdminChange {
     #[garde(custom(rule(Role::parse, false)))]
     #[serde(default)]
@@ -131,12 +137,22 @@ struct AdminChange {
     disabled: Option<bool>,
 }
 
+/// Changes an account's role or disables it (admins only); disabling ends its sessions.
+#[utoipa::path(patch, path = "/users/{id}", tag = "accounts", request_body = AdminChange,
+    params(("id" = i64, Path, description = "User id")),
+    responses(
+        (status = 200, description = "The changed account", body = UserReply),
+        (status = 401, description = "`unauthenticated`", body = ErrorBody),
+        (status = 403, description = "`forbidden`, `csrf_token_missing`, `csrf_token_invalid`, `origin_not_allowed`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 422, description = "`validation_failed` with `fields`", body = ErrorBody),
+    ))]
 async fn update(
     State(state): State<AppState>,
     RequireRole(admin, ..): RequireRole<Admin>,
     PathParam(id): PathParam<i64>,
     ApiJson(body): ApiJson<AdminChange>,
-) -> Result<Response, ApiError> {
+) -> Result<Json<UserReply>, ApiError> {
     validate(&body)?;
     let change = UserUpdate {
         role: body.role.as_deref().and_then(|r| Role::parse(r).ok()),
@@ -152,5 +168,5 @@ async fn update(
         disabled = user.disabled,
         "user changed"
     );
-    Ok(Json(json!({ "user": user })).into_response())
+    Ok(Json(UserReply { user }))
 }

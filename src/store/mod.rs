@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use crate::account::{User, UserId, Username};
 use crate::config::DatabaseConfig;
+use crate::directory::{Employee, EmployeeId, EmployeeInput, EmployeeSummary};
 use crate::roles::Role;
 
 pub use sqlite::SqliteStore;
@@ -23,6 +24,8 @@ pub enum StoreError {
     Unavailable(String),
     #[error("username taken")]
     UsernameTaken,
+    #[error("the manager does not exist")]
+    UnknownManager,
     #[error("store error: {0}")]
     Other(#[from] anyhow::Error),
 }
@@ -92,7 +95,31 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn list_for_user(&self, user_id: UserId) -> StoreResult<Vec<SessionRecord>>;
     /// Deletes sessions whose absolute expiry has passed; the number deleted.
     async fn delete_expired(&self, now: OffsetDateTime) -> StoreResult<u64>;
+    /// Sessions not past their absolute expiry.
+    async fn count_active(&self, now: OffsetDateTime) -> StoreResult<u64>;
     async fn ping(&self) -> StoreResult<()>;
+}
+
+/// The employee directory. Lists are ordered by last name, then first name.
+#[async_trait]
+pub trait EmployeeStore: Send + Sync + 'static {
+    /// Everyone, or those whose "first last" contains `name` (ignoring case).
+    async fn list(&self, name: Option<&str>) -> StoreResult<Vec<EmployeeSummary>>;
+    async fn modified_since(&self, since: OffsetDateTime) -> StoreResult<Vec<EmployeeSummary>>;
+    async fn get(&self, id: EmployeeId) -> StoreResult<Option<Employee>>;
+    async fn reports(&self, id: EmployeeId) -> StoreResult<Vec<EmployeeSummary>>;
+    /// `None` if there is no such employee, else their manager.
+    async fn manager_of(&self, id: EmployeeId) -> StoreResult<Option<Option<EmployeeId>>>;
+    async fn create(&self, input: &EmployeeInput, now: OffsetDateTime) -> StoreResult<Employee>;
+    async fn update(
+        &self,
+        id: EmployeeId,
+        input: &EmployeeInput,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Employee>>;
+    /// Deletes one employee; their reports move up to the deleted employee's manager.
+    async fn delete(&self, id: EmployeeId, now: OffsetDateTime) -> StoreResult<bool>;
+    async fn count(&self) -> StoreResult<i64>;
 }
 
 /// The stores one running Gatehouse uses.
@@ -100,6 +127,7 @@ pub trait SessionStore: Send + Sync + 'static {
 pub struct Stores {
     pub users: Arc<dyn UserStore>,
     pub sessions: Arc<dyn SessionStore>,
+    pub employees: Arc<dyn EmployeeStore>,
 }
 
 impl Stores {
@@ -108,7 +136,8 @@ impl Stores {
         let sqlite = Arc::new(SqliteStore::open(config).await?);
         Ok(Self {
             users: sqlite.clone(),
-            sessions: sqlite,
+            sessions: sqlite.clone(),
+            employees: sqlite,
         })
     }
 }

@@ -3,7 +3,10 @@
 
 mod cors;
 mod csrf;
+mod directory;
+mod docs;
 mod http;
+mod public;
 mod session;
 mod store;
 mod support;

@@ -278,3 +278,16 @@ impl Browser {
         .await
     }
 }
+
+impl TestApp {
+    /// Seeds the made-up company of the demo.
+    pub async fn seed_directory(&self) {
+        let added = gatehouse::directory::seed_if_empty(
+            &*self.state.stores.employees,
+            gatehouse::clock::Clock::now(&*self.clock),
+        )
+        .await
+        .unwrap();
+        assert!(added >= 12);
+    }
+}

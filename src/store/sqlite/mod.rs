@@ -1,5 +1,7 @@
 //! The embedded SQLite backend: one file, WAL mode, migrations from `migrations/sqlite`.
 
+mod directory;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -65,7 +67,7 @@ fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(rest))
 }
 
-fn db_error(e: sqlx::Error) -> StoreError {
+pub(super) fn db_error(e: sqlx::Error) -> StoreError {
     match e {
         sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
             StoreError::Unavailable(e.to_string())
@@ -288,6 +290,15 @@ impl SessionStore for SqliteStore {
             .await
             .map_err(db_error)?;
         Ok(done.rows_affected())
+    }
+
+    async fn count_active(&self, now: OffsetDateTime) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE expires_at > ?")
+            .bind(now.unix_timestamp())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     async fn ping(&self) -> StoreResult<()> {

@@ -1,0 +1,108 @@
+//! Prometheus metrics (OpenMetrics text at `GET /metrics`): request latency by route and
+//! status, logins by outcome, CSRF and CORS refusals by reason, and live sessions.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+type HistogramFamily = Family<RequestLabels, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: HistogramFamily,
+    logins: Family<OutcomeLabels, Counter>,
+    refusals: Family<ReasonLabels, Counter>,
+    sessions: Gauge<i64, std::sync::atomic::AtomicI64>,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.1 ms .. ~3.3 s
+    Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("gatehouse");
+        let requests: HistogramFamily = Family::new_with_constructor(latency_histogram);
+        let logins = Family::<OutcomeLabels, Counter>::default();
+        let refusals = Family::<ReasonLabels, Counter>::default();
+        let sessions = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP requests by method, route and status, with their latency",
+            requests.clone(),
+        );
+        registry.register("logins", "Login attempts by outcome", logins.clone());
+        registry.register(
+            "security_refusals",
+            "Requests refused by the CSRF or CORS rules, by reason (error code)",
+            refusals.clone(),
+        );
+        registry.register(
+            "active_sessions",
+            "Stored sessions not past their absolute expiry",
+            sessions.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            logins,
+            refusals,
+            sessions,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn request(&self, method: &str, route: &str, status: u16, latency: Duration) {
+        let labels = RequestLabels {
+            method: method.to_owned(),
+            route: route.to_owned(),
+            status,
+        };
+        self.requests
+            .get_or_create(&labels)
+            .observe(latency.as_secs_f64());
+    }
+
+    pub fn login(&self, success: bool) {
+        let outcome = if success { "success" } else { "failure" };
+        self.logins.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    pub fn refusal(&self, reason: &'static str) {
+        self.refusals.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    /// The text exposition, with the live-session gauge set to `active_sessions`.
+    pub fn render(&self, active_sessions: u64) -> String {
+        self.sessions
+            .set(i64::try_from(active_sessions).unwrap_or(i64::MAX));
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}

@@ -1,0 +1,30 @@
+//! Seed 004's public race results: any origin may read them, without credentials. Mounted
+//! outside the session and CSRF layers, so cookies are never even looked at here.
+
+use axum::Json;
+use axum::extract::State;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+use crate::race::{self, RaceResults};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(results, refresh))
+}
+
+/// The current standings.
+#[utoipa::path(get, path = "/race/results", tag = "public", responses(
+    (status = 200, description = "Standings; any origin, never credentials", body = RaceResults),
+))]
+async fn results(State(state): State<AppState>) -> Json<RaceResults> {
+    Json(race::results(state.clock.now()))
+}
+
+/// The tutorial's "refresh" button: the same standings, by POST.
+#[utoipa::path(post, path = "/race/results", tag = "public", responses(
+    (status = 200, description = "Standings; any origin, never credentials", body = RaceResults),
+))]
+async fn refresh(State(state): State<AppState>) -> Json<RaceResults> {
+    Json(race::results(state.clock.now()))
+}
