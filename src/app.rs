@@ -131,7 +131,8 @@ impl App {
 /// The whole HTTP stack. Outermost first: panics -> log and metrics -> security headers ->
 /// CORS -> (private API only) session -> CSRF -> handlers.
 pub fn router(state: AppState) -> Router {
-    let (router, openapi) = documented_routes(&state).split_for_parts();
+    let (router, openapi) =
+        documented_routes(&state.config.server.api_prefix, Some(&state)).split_for_parts();
     let _ = state
         .openapi
         .set(openapi.to_pretty_json().unwrap_or_default());
@@ -158,13 +159,17 @@ pub fn router(state: AppState) -> Router {
 ))]
 struct ApiDoc;
 
-/// Every route, registered together with its OpenAPI operation.
-pub fn documented_routes(state: &AppState) -> OpenApiRouter<AppState> {
-    let private = crate::routes::private()
-        .layer(from_fn_with_state(state.clone(), crate::csrf::layer))
-        .layer(from_fn_with_state(state.clone(), crate::session::layer));
+/// Every route, registered together with its OpenAPI operation. With a state, the private
+/// routes get their session and CSRF layers; without one, the result is only good for its
+/// document.
+pub fn documented_routes(prefix: &str, state: Option<&AppState>) -> OpenApiRouter<AppState> {
+    let mut private = crate::routes::private();
+    if let Some(state) = state {
+        private = private
+            .layer(from_fn_with_state(state.clone(), crate::csrf::layer))
+            .layer(from_fn_with_state(state.clone(), crate::session::layer));
+    }
     let api = private.merge(crate::routes::public());
-    let prefix = &state.config.server.api_prefix;
     let api = if prefix.is_empty() {
         api
     } else {
@@ -195,4 +200,12 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// The OpenAPI document for an API mounted at `prefix`.
+pub fn openapi_json(prefix: &str) -> String {
+    documented_routes(prefix, None)
+        .into_openapi()
+        .to_pretty_json()
+        .unwrap_or_default()
 }

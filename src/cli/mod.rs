@@ -39,6 +39,8 @@ enum Command {
     Migrate,
     /// Validate the configuration and exit.
     CheckConfig,
+    /// Print the OpenAPI 3.1 document of the API (as served at /openapi.json).
+    Openapi,
 }
 
 pub fn main() -> ExitCode {
@@ -78,6 +80,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load()?;
             crate::store::Stores::open(&config.database).await?;
             println!("database {} is up to date", config.database.url);
+            Ok(())
+        }
+        Command::Openapi => {
+            let prefix = Config::load(cli.config.as_deref())
+                .map(|c| c.server.api_prefix)
+                .unwrap_or_default();
+            println!("{}", crate::app::openapi_json(&prefix));
             Ok(())
         }
         Command::CheckConfig => {

@@ -18,14 +18,15 @@ use crate::store::StoreError;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list, create))
-        .routes(routes!(search))
-        .routes(routes!(modified_since))
-        .routes(routes!(get_one, replace, remove))
-        .routes(routes!(reports))
+        .routes(routes!(list_employees, create_employee))
+        .routes(routes!(search_employees))
+        .routes(routes!(employees_modified_since))
+        .routes(routes!(get_employee, replace_employee, delete_employee))
+        .routes(routes!(employee_reports))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct NameFilter {
     /// Only employees whose "first last" contains this text (ignoring case).
     name: Option<String>,
@@ -36,7 +37,7 @@ struct NameFilter {
     (status = 200, description = "Employees ordered by last, then first name", body = Vec<EmployeeSummary>),
     (status = 401, description = "`unauthenticated`", body = ErrorBody),
 ))]
-async fn list(
+async fn list_employees(
     State(state): State<AppState>,
     _: CurrentUser,
     Query(filter): Query<NameFilter>,
@@ -56,7 +57,7 @@ async fn list(
         (status = 200, description = "Matching employees", body = Vec<EmployeeSummary>),
         (status = 401, description = "`unauthenticated`", body = ErrorBody),
     ))]
-async fn search(
+async fn search_employees(
     State(state): State<AppState>,
     _: CurrentUser,
     PathParam(query): PathParam<String>,
@@ -72,7 +73,7 @@ async fn search(
         (status = 401, description = "`unauthenticated`", body = ErrorBody),
         (status = 422, description = "`validation_failed`: not a time", body = ErrorBody),
     ))]
-async fn modified_since(
+async fn employees_modified_since(
     State(state): State<AppState>,
     _: CurrentUser,
     PathParam(timestamp): PathParam<String>,
@@ -90,7 +91,7 @@ async fn modified_since(
         (status = 401, description = "`unauthenticated`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
     ))]
-async fn get_one(
+async fn get_employee(
     State(state): State<AppState>,
     _: CurrentUser,
     PathParam(id): PathParam<EmployeeId>,
@@ -114,7 +115,7 @@ async fn get_one(
         (status = 403, description = "`forbidden`: not an admin", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
     ))]
-async fn reports(
+async fn employee_reports(
     State(state): State<AppState>,
     _: RequireRole<Admin>,
     PathParam(id): PathParam<EmployeeId>,
@@ -172,7 +173,7 @@ fn write_error(e: StoreError) -> ApiError {
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
         (status = 422, description = "`validation_failed` with `fields`", body = ErrorBody),
     ))]
-async fn create(
+async fn create_employee(
     State(state): State<AppState>,
     _: RequireRole<Admin>,
     ApiJson(input): ApiJson<EmployeeInput>,
@@ -198,7 +199,7 @@ async fn create(
         (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
         (status = 422, description = "`validation_failed` with `fields`", body = ErrorBody),
     ))]
-async fn replace(
+async fn replace_employee(
     State(state): State<AppState>,
     _: RequireRole<Admin>,
     PathParam(id): PathParam<EmployeeId>,
@@ -226,7 +227,7 @@ async fn replace(
         (status = 403, description = "`forbidden`, `csrf_token_missing`, `csrf_token_invalid`, `origin_not_allowed`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
     ))]
-async fn remove(
+async fn delete_employee(
     State(state): State<AppState>,
     _: RequireRole<Admin>,
     PathParam(id): PathParam<EmployeeId>,

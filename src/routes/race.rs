@@ -10,14 +10,14 @@ use crate::app::AppState;
 use crate::race::{self, RaceResults};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(results, refresh))
+    OpenApiRouter::new().routes(routes!(race_results, refresh_race_results))
 }
 
 /// The current standings.
 #[utoipa::path(get, path = "/race/results", tag = "public", responses(
     (status = 200, description = "Standings; any origin, never credentials", body = RaceResults),
 ))]
-async fn results(State(state): State<AppState>) -> Json<RaceResults> {
+async fn race_results(State(state): State<AppState>) -> Json<RaceResults> {
     Json(race::results(state.clock.now()))
 }
 
@@ -25,6 +25,6 @@ async fn results(State(state): State<AppState>) -> Json<RaceResults> {
 #[utoipa::path(post, path = "/race/results", tag = "public", responses(
     (status = 200, description = "Standings; any origin, never credentials", body = RaceResults),
 ))]
-async fn refresh(State(state): State<AppState>) -> Json<RaceResults> {
+async fn refresh_race_results(State(state): State<AppState>) -> Json<RaceResults> {
     Json(race::results(state.clock.now()))
 }

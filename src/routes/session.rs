@@ -21,7 +21,7 @@ use crate::session::{Authenticated, ClientInfo, SessionContext};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(check, login, logout))
+        .routes(routes!(check_session, login, logout))
         .routes(routes!(logout_by_id))
 }
 
@@ -79,7 +79,7 @@ pub fn with_cookies(cookies: Vec<HeaderValue>, reply: impl IntoResponse) -> Resp
 #[utoipa::path(get, path = "/session", tag = "session", responses(
     (status = 200, description = "Always; anonymous replies may set the pre-session cookie", body = SessionBody),
 ))]
-async fn check(
+async fn check_session(
     State(state): State<AppState>,
     Extension(context): Extension<SessionContext>,
 ) -> Response {

@@ -23,9 +23,9 @@ use crate::store::UserUpdate;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list, sign_up))
-        .routes(routes!(me))
-        .routes(routes!(update))
+        .routes(routes!(list_users, sign_up))
+        .routes(routes!(current_user))
+        .routes(routes!(update_user))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -105,7 +105,7 @@ async fn sign_up(
     (status = 200, description = "The caller", body = UserReply),
     (status = 401, description = "`unauthenticated`", body = ErrorBody),
 ))]
-async fn me(CurrentUser(auth): CurrentUser) -> Json<UserReply> {
+async fn current_user(CurrentUser(auth): CurrentUser) -> Json<UserReply> {
     Json(UserReply {
         user: auth.user.clone(),
     })
@@ -117,7 +117,7 @@ async fn me(CurrentUser(auth): CurrentUser) -> Json<UserReply> {
     (status = 401, description = "`unauthenticated`", body = ErrorBody),
     (status = 403, description = "`forbidden`", body = ErrorBody),
 ))]
-async fn list(
+async fn list_users(
     State(state): State<AppState>,
     _: RequireRole<Admin>,
 ) -> Result<Json<UserList>, ApiError> {
@@ -147,7 +147,7 @@ struct AdminChange {
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 422, description = "`validation_failed` with `fields`", body = ErrorBody),
     ))]
-async fn update(
+async fn update_user(
     State(state): State<AppState>,
     RequireRole(admin, ..): RequireRole<Admin>,
     PathParam(id): PathParam<i64>,
