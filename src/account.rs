@@ -132,21 +132,119 @@ pub async fn create(
     }
 }
 
-/// Applies an admin change (role, disabled). Disabling ends every session of the user
-/// server-side (OWASP ASVS 5.0 V7.4.2); a role change takes effect on the user's next request
-/// because roles are read from the user record on every request.
+/// Applies an admin change (role, disabled) made by `actor`, and audits it. Disabling ends
+/// every session of the user server-side (OWASP ASVS 5.0 V7.4.2); a role change takes effect on
+/// the user's next request because roles are read from the user record on every request.
 pub async fn change(
     state: &crate::app::AppState,
     id: UserId,
     update: crate::store::UserUpdate,
+    client: &crate::client::ClientInfo,
+    actor: &str,
 ) -> Result<Option<User>, crate::error::ApiError> {
+    use crate::store::AuditEvent;
+    let Some(before) = state.stores.users.get(id).await? else {
+        return Ok(None);
+    };
     let Some(user) = state.stores.users.update(id, update).await? else {
         return Ok(None);
     };
     if user.disabled {
         state.stores.sessions.delete_for_user(user.id).await?;
     }
+    let mut events = Vec::new();
+    if before.role != user.role {
+        events.push((
+            "role_changed",
+            format!(
+                "{} -> {} by {actor}",
+                before.role.as_str(),
+                user.role.as_str()
+            ),
+        ));
+    }
+    if before.disabled != user.disabled {
+        let kind = if user.disabled {
+            "user_disabled"
+        } else {
+            "user_enabled"
+        };
+        events.push((kind, format!("by {actor}")));
+    }
+    for (kind, detail) in events {
+        crate::audit::record(
+            state,
+            AuditEvent::new(state, kind, client)
+                .user(&user)
+                .detail(detail),
+        )
+        .await;
+    }
     Ok(Some(user))
+}
+
+/// Checks a username and password, as login, password change and account deletion do.
+///
+/// Throttled first (over a limit: 429 and the password is not checked); then one answer, and
+/// the same work, for an unknown user, a wrong password and a disabled account (OWASP
+/// Authentication cheat sheet, "Authentication and error messages"). A hash made with older
+/// parameters is replaced on success.
+pub async fn authenticate(
+    state: &crate::app::AppState,
+    username: &str,
+    password: &crate::password::Password,
+    client: &crate::client::ClientInfo,
+    headers: &axum::http::HeaderMap,
+) -> Result<User, crate::error::ApiError> {
+    use crate::audit;
+    use crate::error::ApiError;
+    use crate::store::AuditEvent;
+
+    let account = username.trim().to_ascii_lowercase();
+    let device = state.sessions.device_for(headers, &account);
+    let attempt = state
+        .throttle
+        .attempt(&account, client.ip, device.as_deref());
+    if let Err(refusal) = state.throttle.check(&attempt).await {
+        state.metrics.login(false);
+        let event = AuditEvent::new(state, "login_failed", client)
+            .username(username)
+            .detail("throttled");
+        audit::record(state, event).await;
+        return Err(refusal);
+    }
+    let credentials = match Username::parse(username) {
+        Ok(username) => state.stores.users.credentials(&username).await?,
+        Err(_) => None,
+    };
+    let hash = credentials.as_ref().map(|c| c.password_hash.as_str());
+    let matched = state.passwords.verify(password, hash).await?;
+    let reason = match &credentials {
+        None => "unknown_user",
+        Some(_) if !matched => "wrong_password",
+        Some(c) if c.user.disabled => "disabled",
+        Some(_) => "",
+    };
+    let Some(credentials) = credentials.filter(|_| reason.is_empty()) else {
+        state.throttle.failed(&attempt).await?;
+        state.metrics.login(false);
+        let event = AuditEvent::new(state, "login_failed", client)
+            .username(username)
+            .detail(reason);
+        audit::record(state, event).await;
+        return Err(ApiError::InvalidCredentials);
+    };
+    state.throttle.succeeded(&attempt).await?;
+    state.metrics.login(true);
+    if state.passwords.needs_rehash(&credentials.password_hash) {
+        let rehashed = state.passwords.hash(password).await?;
+        state
+            .stores
+            .users
+            .set_password_hash(credentials.user.id, &rehashed)
+            .await?;
+    }
+    Ok(credentials.user)
 }
 
 #[cfg(test)]

@@ -16,11 +16,12 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::cors::Cors;
-use crate::crypto::Keys;
+use crate::crypto::KeyRing;
 use crate::metrics::Metrics;
 use crate::password::PasswordHasher;
 use crate::session::SessionManager;
 use crate::store::Stores;
+use crate::throttle::Throttle;
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone)]
@@ -32,6 +33,7 @@ pub struct Inner {
     pub sessions: SessionManager,
     pub passwords: PasswordHasher,
     pub cors: Cors,
+    pub throttle: Throttle,
     pub clock: Arc<dyn Clock>,
     pub metrics: Metrics,
     /// The OpenAPI document, rendered once when the router is built.
@@ -49,7 +51,7 @@ impl AppState {
     /// Opens the stores and prepares everything the handlers share.
     pub async fn new(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let stores = Stores::open(&config.database).await?;
-        let keys = Keys::derive(config.secret_key.expose());
+        let keys = KeyRing::new(config.secret_keys.iter().map(|k| k.expose()));
         let sessions = SessionManager::new(
             stores.clone(),
             keys,
@@ -59,12 +61,18 @@ impl AppState {
         );
         let passwords = PasswordHasher::new(&config.password)?;
         let cors = Cors::new(&config.cors, &config.server.api_prefix);
+        let throttle = Throttle::new(
+            stores.throttle.clone(),
+            config.throttle.clone(),
+            clock.clone(),
+        );
         Ok(Self(Arc::new(Inner {
             config,
             stores,
             sessions,
             passwords,
             cors,
+            throttle,
             clock,
             metrics: Metrics::default(),
             openapi: OnceLock::new(),
@@ -117,12 +125,14 @@ impl App {
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(address = %self.local_addr(), "gatehouse listening");
+        let sweeper = tokio::spawn(sweep_forever(self.state.clone()));
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, service)
             .with_graceful_shutdown(stop)
             .await?;
+        sweeper.abort();
         tracing::info!("gatehouse stopped");
         Ok(())
     }
@@ -178,6 +188,28 @@ pub fn documented_routes(prefix: &str, state: Option<&AppState>) -> OpenApiRoute
     OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
         .merge(crate::routes::operations())
         .merge(api)
+}
+
+/// Deletes expired sessions every `session.sweep_interval_secs`.
+async fn sweep_forever(state: AppState) {
+    let every = std::time::Duration::from_secs(
+        state
+            .config
+            .session
+            .sweep_interval
+            .whole_seconds()
+            .unsigned_abs(),
+    );
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        match state.sessions.sweep().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "expired sessions swept"),
+            Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

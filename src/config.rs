@@ -63,7 +63,9 @@ pub enum LogFormat {
 pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
-    pub secret_key: SecretKey,
+    /// The key ring: the first key signs, the others (older keys) still verify.
+    pub secret_keys: Vec<SecretKey>,
+    pub throttle: ThrottleConfig,
     pub cookies: CookieConfig,
     pub cors: CorsConfig,
     pub session: SessionConfig,
@@ -77,6 +79,8 @@ pub struct ServerConfig {
     pub public_origin: Origin,
     pub api_prefix: String,
     pub max_body_bytes: usize,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Clone, Debug)]
@@ -118,6 +122,16 @@ pub struct SessionConfig {
     pub remember_idle_timeout: Duration,
     pub remember_lifetime: Duration,
     pub touch_interval: Duration,
+    pub sweep_interval: Duration,
+}
+
+/// Failed-login limits, each counted over `window`.
+#[derive(Clone, Debug)]
+pub struct ThrottleConfig {
+    pub window: Duration,
+    pub per_account_and_ip: u32,
+    pub per_ip: u32,
+    pub per_account: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -158,6 +172,7 @@ struct Raw {
     server: RawServer,
     database: RawDatabase,
     security: RawSecurity,
+    throttle: RawThrottle,
     cookies: RawCookies,
     cors: RawCors,
     session: RawSession,
@@ -172,6 +187,7 @@ struct RawServer {
     public_origin: String,
     api_prefix: String,
     max_body_bytes: usize,
+    trusted_proxies: Vec<String>,
 }
 
 impl Default for RawServer {
@@ -181,6 +197,27 @@ impl Default for RawServer {
             public_origin: "http://localhost:8080".into(),
             api_prefix: String::new(),
             max_body_bytes: 16 * 1024,
+            trusted_proxies: Vec::new(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawThrottle {
+    window_secs: i64,
+    max_failures_per_account_and_ip: u32,
+    max_failures_per_ip: u32,
+    max_failures_per_account: u32,
+}
+
+impl Default for RawThrottle {
+    fn default() -> Self {
+        Self {
+            window_secs: 15 * 60,
+            max_failures_per_account_and_ip: 10,
+            max_failures_per_ip: 100,
+            max_failures_per_account: 200,
         }
     }
 }
@@ -206,6 +243,7 @@ impl Default for RawDatabase {
 struct RawSecurity {
     secret_key: Option<String>,
     secret_key_file: Option<PathBuf>,
+    previous_secret_keys: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -322,6 +360,7 @@ struct RawSession {
     remember_idle_timeout_secs: i64,
     remember_lifetime_secs: i64,
     touch_interval_secs: i64,
+    sweep_interval_secs: i64,
 }
 
 impl Default for RawSession {
@@ -332,6 +371,7 @@ impl Default for RawSession {
             remember_idle_timeout_secs: 14 * 86400,
             remember_lifetime_secs: 30 * 86400,
             touch_interval_secs: 60,
+            sweep_interval_secs: 300,
         }
     }
 }
@@ -491,41 +531,90 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         problems.push("database.max_connections must be at least 1".into());
     }
 
-    let key_text = match (&raw.security.secret_key, &raw.security.secret_key_file) {
+    let key_texts: Vec<String> = match (&raw.security.secret_key, &raw.security.secret_key_file) {
         (Some(_), Some(_)) => {
             problems.push("set security.secret_key or security.secret_key_file, not both".into());
-            None
+            Vec::new()
         }
-        (Some(k), None) => Some(k.clone()),
+        (Some(k), None) => std::iter::once(k.clone())
+            .chain(raw.security.previous_secret_keys.iter().cloned())
+            .collect(),
+        // One key per line: the first signs, the others are older keys still accepted.
         (None, Some(file)) => match std::fs::read_to_string(file) {
-            Ok(text) => Some(text.trim_end_matches(['\r', '\n']).to_owned()),
+            Ok(text) => text
+                .lines()
+                .map(|l| l.trim_end_matches('\r').to_owned())
+                .filter(|l| !l.is_empty())
+                .chain(raw.security.previous_secret_keys.iter().cloned())
+                .collect(),
             Err(e) => {
                 problems.push(format!(
                     "security.secret_key_file: cannot read {}: {e}",
                     file.display()
                 ));
-                None
+                Vec::new()
             }
         },
-        (None, None) => None,
+        (None, None) => {
+            if !raw.security.previous_secret_keys.is_empty() {
+                problems.push(
+                    "security.previous_secret_keys needs a current security.secret_key".into(),
+                );
+            }
+            Vec::new()
+        }
     };
-    let secret_key = match key_text {
-        Some(k) if k.len() >= SecretKey::MIN_BYTES => Some(SecretKey(k.into_bytes())),
-        Some(_) => {
-            problems.push(format!(
-                "security.secret_key is too short: use at least {} bytes, e.g. the output of `openssl rand -base64 48`",
-                SecretKey::MIN_BYTES
-            ));
-            None
+    if key_texts.is_empty()
+        && raw.security.secret_key_file.is_none()
+        && raw.security.secret_key.is_none()
+    {
+        problems.push(format!(
+            "no secret key: set {ENV_PREFIX}SECURITY__SECRET_KEY or security.secret_key_file to at least {} random bytes, e.g. `openssl rand -base64 48`",
+            SecretKey::MIN_BYTES
+        ));
+    } else if key_texts.is_empty() && raw.security.secret_key_file.is_some() {
+        problems.push("security.secret_key_file holds no key".into());
+    }
+    if key_texts.iter().any(|k| k.len() < SecretKey::MIN_BYTES) {
+        problems.push(format!(
+            "security.secret_key is too short: use at least {} bytes, e.g. the output of `openssl rand -base64 48` (previous keys too)",
+            SecretKey::MIN_BYTES
+        ));
+    }
+    let secret_keys: Vec<SecretKey> = key_texts
+        .into_iter()
+        .map(|k| SecretKey(k.into_bytes()))
+        .collect();
+
+    let mut trusted_proxies = Vec::new();
+    for text in &raw.server.trusted_proxies {
+        let parsed = text
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+        match parsed {
+            Ok(net) => trusted_proxies.push(net),
+            Err(_) => problems.push(format!(
+                "server.trusted_proxies: {text:?} is not an IP address or CIDR range (e.g. \"10.0.0.0/8\")"
+            )),
         }
-        None if raw.security.secret_key_file.is_some() => None,
-        None => {
-            problems.push(format!(
-                "no secret key: set {ENV_PREFIX}SECURITY__SECRET_KEY or security.secret_key_file to at least {} random bytes, e.g. `openssl rand -base64 48`",
-                SecretKey::MIN_BYTES
-            ));
-            None
-        }
+    }
+
+    let t = &raw.throttle;
+    if t.window_secs <= 0
+        || t.max_failures_per_account_and_ip == 0
+        || t.max_failures_per_ip == 0
+        || t.max_failures_per_account == 0
+    {
+        problems.push("throttle.*: the window and every limit must be positive".into());
+    }
+    if t.max_failures_per_account <= t.max_failures_per_account_and_ip {
+        problems.push("throttle.max_failures_per_account must be above max_failures_per_account_and_ip, or one network could lock an account for everyone".into());
+    }
+    let throttle = ThrottleConfig {
+        window: Duration::seconds(t.window_secs.max(1)),
+        per_account_and_ip: t.max_failures_per_account_and_ip,
+        per_ip: t.max_failures_per_ip,
+        per_account: t.max_failures_per_account,
     };
 
     let cookies = CookieConfig {
@@ -611,6 +700,7 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
             &mut problems,
         ),
         touch_interval: secs("touch_interval_secs", s.touch_interval_secs, &mut problems),
+        sweep_interval: secs("sweep_interval_secs", s.sweep_interval_secs, &mut problems),
     };
     if session.idle_timeout > session.absolute_lifetime {
         problems.push(
@@ -649,19 +739,21 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         },
     };
 
-    match (problems.is_empty(), public_origin, secret_key) {
-        (true, Some(public_origin), Some(secret_key)) => Ok(Config {
+    match (problems.is_empty(), public_origin) {
+        (true, Some(public_origin)) => Ok(Config {
             server: ServerConfig {
                 listen,
                 public_origin,
                 api_prefix: prefix,
                 max_body_bytes: raw.server.max_body_bytes,
+                trusted_proxies,
             },
             database: DatabaseConfig {
                 url: raw.database.url,
                 max_connections: raw.database.max_connections,
             },
-            secret_key,
+            secret_keys,
+            throttle,
             cookies,
             cors: CorsConfig {
                 allowed_origins,
@@ -704,10 +796,11 @@ mod tests {
         Config::from_sources(text, env(&[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)])).unwrap();
         let table: toml::Table = toml::from_str(text).unwrap();
         let keys = |section: &str| table[section].as_table().unwrap().len();
-        assert_eq!(keys("server"), 4);
-        assert_eq!(keys("session"), 5);
+        assert_eq!(keys("server"), 5);
+        assert_eq!(keys("session"), 6);
+        assert_eq!(keys("throttle"), 4);
         assert_eq!(keys("password"), 4);
-        for key in ["secret_key", "secret_key_file"] {
+        for key in ["secret_key", "secret_key_file", "previous_secret_keys"] {
             assert!(text.contains(&format!("# {key} = ")), "{key} is documented");
         }
     }

@@ -2,8 +2,10 @@
 //!
 //! Every secret value Gatehouse hands out (session secrets, pre-session nonces, generated
 //! passwords) comes from [`random_bytes`], which reads the operating system's CSPRNG. Keys for
-//! cookie signatures and CSRF tokens are derived from the one configured secret key with a
-//! different context string each, so a value made for one purpose never verifies for another.
+//! cookie signatures and CSRF tokens are derived from a configured secret key with a different
+//! context string each, so a value made for one purpose never verifies for another. The
+//! configured keys form a [`KeyRing`]: the first signs, the others still verify, so a key can be
+//! rotated without logging everybody out.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -79,6 +81,41 @@ impl Keys {
 impl std::fmt::Debug for Keys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Keys([redacted])")
+    }
+}
+
+/// The configured keys: the first signs, every one verifies (key rotation).
+#[derive(Clone, Debug)]
+pub struct KeyRing {
+    keys: Vec<Keys>,
+}
+
+impl KeyRing {
+    /// `secrets[0]` is the current key; the rest are older keys still accepted.
+    pub fn new<'a>(secrets: impl IntoIterator<Item = &'a [u8]>) -> Self {
+        let keys: Vec<Keys> = secrets.into_iter().map(Keys::derive).collect();
+        assert!(!keys.is_empty(), "a key ring needs at least one key");
+        Self { keys }
+    }
+
+    pub fn current(&self) -> &Keys {
+        &self.keys[0]
+    }
+
+    /// `Some(true)` if `mac` was made with the current key, `Some(false)` with an older one.
+    pub fn verify_cookie_mac(&self, name: &str, value: &str, mac: &[u8]) -> Option<bool> {
+        self.keys
+            .iter()
+            .position(|k| ct_eq(mac, &k.cookie_mac(name, value)))
+            .map(|i| i == 0)
+    }
+
+    /// Whether `token` is the CSRF token for `binding` under any key of the ring.
+    pub fn csrf_matches(&self, purpose: &str, binding: &[u8], token: &[u8]) -> bool {
+        // Every key is tried, so the time taken does not depend on which one matched.
+        self.keys.iter().fold(false, |found, k| {
+            found | ct_eq(token, k.csrf_token(purpose, binding).as_bytes())
+        })
     }
 }
 

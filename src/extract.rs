@@ -1,15 +1,12 @@
 //! Request extractors that answer bad input with [`ApiError`]s instead of axum's plain-text
-//! rejections: JSON bodies, path parameters and the client's address.
-
-use std::net::SocketAddr;
+//! rejections: JSON bodies and path parameters.
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::{StatusCode, header, request::Parts};
 use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, FieldErrors};
-use crate::session::ClientInfo;
 
 /// A JSON body: 415 without `application/json`, 413 over the size limit, 400 when it is not
 /// JSON, 422 when it is JSON of the wrong shape. Unknown fields are ignored (Backbone posts
@@ -64,22 +61,5 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathPar
             .await
             .map(|Path(v)| Self(v))
             .map_err(|_| ApiError::NotFound)
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(256).collect());
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
-        Ok(ClientInfo { user_agent, ip })
     }
 }

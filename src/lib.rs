@@ -7,7 +7,9 @@
 
 pub mod account;
 pub mod app;
+pub mod audit;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod cors;
@@ -24,6 +26,7 @@ pub mod roles;
 pub mod routes;
 pub mod session;
 pub mod store;
+pub mod throttle;
 
 pub use app::{App, AppState};
 pub use config::Config;

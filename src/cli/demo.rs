@@ -16,6 +16,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::account::{self, Username};
 use crate::app::{App, AppState};
+use crate::client::ClientInfo;
 use crate::config::Config;
 use crate::crypto;
 use crate::password::Password;
@@ -125,9 +126,15 @@ async fn seed_accounts(state: &AppState) -> anyhow::Result<Vec<(&'static str, Ro
                     role: Some(role),
                     disabled: Some(false),
                 };
-                account::change(state, existing.user.id, update)
-                    .await
-                    .map_err(fail)?;
+                account::change(
+                    state,
+                    existing.user.id,
+                    update,
+                    &ClientInfo::default(),
+                    "demo",
+                )
+                .await
+                .map_err(fail)?;
             }
             None => {
                 account::create(state, username, &password, role, None, None)

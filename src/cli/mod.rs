@@ -1,6 +1,8 @@
 //! The command line: `serve`, `demo`, `user ...`, `migrate`, `check-config`.
 
+mod audit;
 mod demo;
+mod sessions;
 mod user;
 
 use std::path::PathBuf;
@@ -35,6 +37,11 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// List or revoke an account's sessions.
+    #[command(subcommand)]
+    Sessions(sessions::SessionsCommand),
+    /// Print the audit trail.
+    Audit(audit::AuditArgs),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Validate the configuration and exit.
@@ -76,6 +83,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => demo::run(args).await,
         Command::User(command) => user::run(load()?, command).await,
+        Command::Sessions(command) => sessions::run(load()?, command).await,
+        Command::Audit(args) => audit::run(load()?, args).await,
         Command::Migrate => {
             let config = load()?;
             crate::store::Stores::open(&config.database).await?;

@@ -7,6 +7,7 @@ use clap::Subcommand;
 
 use crate::account::{self, Username};
 use crate::app::AppState;
+use crate::client::ClientInfo;
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::password::Password;
@@ -99,7 +100,7 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
                 role: Some(role),
                 ..UserUpdate::default()
             };
-            account::change(&state, user.id, update)
+            account::change(&state, user.id, update, &ClientInfo::default(), "cli")
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{} is now {}", user.username, role.as_str());
@@ -110,7 +111,7 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
                 disabled: Some(!enable),
                 ..UserUpdate::default()
             };
-            account::change(&state, user.id, update)
+            account::change(&state, user.id, update, &ClientInfo::default(), "cli")
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
@@ -144,7 +145,7 @@ fn parse_username(input: &str) -> anyhow::Result<Username> {
     Username::parse(input).map_err(|code| anyhow::anyhow!("invalid username {input:?}: {code}"))
 }
 
-async fn find(state: &AppState, username: &str) -> anyhow::Result<crate::account::User> {
+pub(super) async fn find(state: &AppState, username: &str) -> anyhow::Result<crate::account::User> {
     let username = parse_username(username)?;
     state
         .stores

@@ -14,9 +14,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
-use crate::crypto;
+use crate::client::ClientInfo;
 use crate::error::ApiError;
 use crate::session::SessionContext;
+use crate::store::AuditEvent;
 
 pub const TOKEN_HEADER: &str = "x-csrf-token";
 
@@ -35,8 +36,14 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     match check(&state, &request) {
         Ok(()) => next.run(request).await,
         Err(e) => {
-            tracing::info!(code = e.code(), method = %request.method(), "csrf refused");
             state.metrics.refusal(e.code());
+            let client = ClientInfo::of(&state, request.headers(), request.extensions());
+            let detail = format!("{} {} {}", e.code(), request.method(), request.uri().path());
+            crate::audit::record(
+                &state,
+                AuditEvent::new(&state, "request_refused", &client).detail(detail),
+            )
+            .await;
             e.into_response()
         }
     }
@@ -111,12 +118,7 @@ fn check_token(
         (Some(t), None) if t.is_empty() => return Err(ApiError::CsrfTokenMissing),
         (Some(t), None) => t,
     };
-    let expected = state
-        .sessions
-        .csrf_token(context)
-        .ok_or(ApiError::CsrfTokenInvalid)?;
-    // Constant-time comparison (OWASP CSRF cheat sheet, synchronizer token pattern).
-    if crypto::ct_eq(token.as_bytes(), expected.as_bytes()) {
+    if state.sessions.csrf_valid(context, token.as_bytes()) {
         Ok(())
     } else {
         Err(ApiError::CsrfTokenInvalid)

@@ -115,6 +115,19 @@ impl PasswordHasher {
         Ok(known && matched)
     }
 
+    /// Whether a stored hash was made with other parameters than the configured ones, so it
+    /// should be replaced at the next successful login (OWASP Password Storage cheat sheet,
+    /// "Upgrading the work factor").
+    pub fn needs_rehash(&self, hash: &str) -> bool {
+        let expected = format!(
+            "$argon2id$v=19$m={},t={},p={}$",
+            self.params.m_cost(),
+            self.params.t_cost(),
+            self.params.p_cost()
+        );
+        !hash.starts_with(&expected)
+    }
+
     async fn on_pool<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,

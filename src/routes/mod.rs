@@ -8,6 +8,7 @@ mod health;
 mod ops;
 mod race;
 mod session;
+mod sessions;
 mod users;
 
 use garde::Validate;
@@ -22,6 +23,7 @@ pub use session::SessionBody;
 pub fn private() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(session::router())
+        .merge(sessions::router())
         .merge(users::router())
         .merge(employees::router())
 }

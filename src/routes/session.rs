@@ -4,20 +4,23 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::account::{User, Username};
+use crate::account::{self, User};
 use crate::app::AppState;
+use crate::audit;
+use crate::client::ClientInfo;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ErrorBody, FieldErrors};
 use crate::extract::ApiJson;
 use crate::password::Password;
-use crate::session::{Authenticated, ClientInfo, SessionContext};
+use crate::session::{Authenticated, SessionContext};
+use crate::store::AuditEvent;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -115,11 +118,13 @@ struct LoginRequest {
     (status = 403, description = "`csrf_token_missing`, `csrf_token_invalid`, `origin_not_allowed`", body = ErrorBody),
     (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
     (status = 422, description = "`validation_failed`: username or password missing", body = ErrorBody),
+    (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
 ))]
 async fn login(
     State(state): State<AppState>,
     Extension(context): Extension<SessionContext>,
     client: ClientInfo,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let mut fields = FieldErrors::new();
@@ -135,29 +140,8 @@ async fn login(
         });
     }
     let password = Password::candidate(body.password.as_deref().unwrap_or_default());
-    let credentials = match Username::parse(body.username.as_deref().unwrap_or_default()) {
-        Ok(username) => state.stores.users.credentials(&username).await?,
-        Err(_) => None,
-    };
-    // One answer, and the same work, for unknown user, wrong password and disabled account
-    // (OWASP Authentication cheat sheet, "Authentication and error messages").
-    let matched = state
-        .passwords
-        .verify(
-            &password,
-            credentials.as_ref().map(|c| c.password_hash.as_str()),
-        )
-        .await?;
-    let user = match credentials {
-        Some(c) if matched && !c.user.disabled => c.user,
-        _ => {
-            tracing::info!(outcome = "failure", "login");
-            state.metrics.login(false);
-            return Err(ApiError::InvalidCredentials);
-        }
-    };
-    tracing::info!(outcome = "success", user_id = user.id, "login");
-    state.metrics.login(true);
+    let username = body.username.as_deref().unwrap_or_default();
+    let user = account::authenticate(&state, username, &password, &client, &headers).await?;
     let (auth, cookies) = state
         .sessions
         .start(user, body.remember.unwrap_or(false), &context, &client)
@@ -176,8 +160,16 @@ async fn login(
 async fn logout(
     State(state): State<AppState>,
     Extension(context): Extension<SessionContext>,
+    client: ClientInfo,
 ) -> Result<Response, ApiError> {
     let (csrf, cookies) = state.sessions.end(&context).await?;
+    if let SessionContext::Authenticated(auth) = &context {
+        audit::record(
+            &state,
+            AuditEvent::new(&state, "logout", &client).user(&auth.user),
+        )
+        .await;
+    }
     Ok(with_cookies(cookies, Json(SessionBody::anonymous(csrf))))
 }
 
@@ -192,6 +184,7 @@ async fn logout(
 async fn logout_by_id(
     state: State<AppState>,
     context: Extension<SessionContext>,
+    client: ClientInfo,
 ) -> Result<Response, ApiError> {
-    logout(state, context).await
+    logout(state, context, client).await
 }

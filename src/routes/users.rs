@@ -12,19 +12,23 @@ use utoipa_axum::routes;
 
 use crate::account::{self, User, Username, parse_email, parse_name};
 use crate::app::AppState;
+use crate::audit;
+use crate::client::ClientInfo;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, PathParam};
 use crate::password::Password;
 use crate::roles::{Admin, CurrentUser, RequireRole, Role};
 use crate::routes::session::{SessionBody, with_cookies};
 use crate::routes::{rule, validate};
-use crate::session::{ClientInfo, SessionContext};
-use crate::store::UserUpdate;
+use crate::session::SessionContext;
+use crate::store::{AuditEvent, UserUpdate};
+use axum::http::HeaderMap;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_users, sign_up))
-        .routes(routes!(current_user))
+        .routes(routes!(current_user, update_profile, delete_account))
+        .routes(routes!(change_password))
         .routes(routes!(update_user))
 }
 
@@ -89,7 +93,11 @@ async fn sign_up(
         optional(body.email, parse_email),
     )
     .await?;
-    tracing::info!(user_id = user.id, "sign-up");
+    audit::record(
+        &state,
+        AuditEvent::new(&state, "signup", &client).user(&user),
+    )
+    .await;
     let (auth, cookies) = state.sessions.start(user, false, &context, &client).await?;
     Ok(with_cookies(
         cookies,
@@ -150,6 +158,7 @@ struct AdminChange {
 async fn update_user(
     State(state): State<AppState>,
     RequireRole(admin, ..): RequireRole<Admin>,
+    client: ClientInfo,
     PathParam(id): PathParam<i64>,
     ApiJson(body): ApiJson<AdminChange>,
 ) -> Result<Json<UserReply>, ApiError> {
@@ -158,15 +167,171 @@ async fn update_user(
         role: body.role.as_deref().and_then(|r| Role::parse(r).ok()),
         disabled: body.disabled,
     };
-    let user = account::change(&state, id, change)
+    let actor = format!("admin {}", admin.user.username);
+    let user = account::change(&state, id, change, &client, &actor)
         .await?
         .ok_or(ApiError::NotFound)?;
-    tracing::info!(
-        admin_id = admin.user.id,
-        user_id = user.id,
-        role = user.role.as_str(),
-        disabled = user.disabled,
-        "user changed"
-    );
     Ok(Json(UserReply { user }))
+}
+
+/// `PATCH /users/me` body; a field left out stays as it is, `""` or `null` clears it.
+#[derive(Deserialize, Validate, utoipa::ToSchema)]
+struct ProfileChange {
+    #[garde(custom(optional_field(parse_name)))]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    name: Option<Option<String>>,
+    #[garde(custom(optional_field(parse_email)))]
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    email: Option<Option<String>>,
+}
+
+/// Tells a JSON `null` (`Some(None)`) from a missing field (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// A garde rule for a field that may be missing, `null` or `""` (all fine) or a value to parse.
+fn optional_field(
+    parse: fn(&str) -> Result<String, &'static str>,
+) -> impl FnOnce(&Option<Option<String>>, &()) -> garde::Result {
+    move |value, _| match value.as_ref().and_then(|v| v.as_deref()).map(str::trim) {
+        None | Some("") => Ok(()),
+        Some(v) => parse(v).map(drop).map_err(garde::Error::new),
+    }
+}
+
+/// Changes the caller's name or e-mail.
+#[utoipa::path(patch, path = "/users/me", tag = "accounts", request_body = ProfileChange, responses(
+    (status = 200, description = "The changed account", body = UserReply),
+    (status = 401, description = "`unauthenticated`", body = ErrorBody),
+    (status = 403, description = "`csrf_token_missing`, `csrf_token_invalid`, `origin_not_allowed`", body = ErrorBody),
+    (status = 422, description = "`validation_failed` with `fields`", body = ErrorBody),
+))]
+async fn update_profile(
+    State(state): State<AppState>,
+    CurrentUser(auth): CurrentUser,
+    ApiJson(body): ApiJson<ProfileChange>,
+) -> Result<Json<UserReply>, ApiError> {
+    validate(&body)?;
+    let clean = |v: Option<Option<String>>| {
+        v.map(|inner| inner.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()))
+    };
+    let user = state
+        .stores
+        .users
+        .update_profile(auth.user.id, clean(body.name), clean(body.email))
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    Ok(Json(UserReply { user }))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct PasswordChange {
+    #[serde(default)]
+    current_password: Option<String>,
+    #[serde(default)]
+    new_password: Option<String>,
+}
+
+/// Changes the caller's password: the current session is rotated and every other one ends.
+#[utoipa::path(put, path = "/users/me/password", tag = "accounts", request_body = PasswordChange, responses(
+    (status = 200, description = "Changed; a new session cookie and token", body = SessionBody),
+    (status = 401, description = "`unauthenticated`, or `invalid_credentials` for a wrong current password", body = ErrorBody),
+    (status = 403, description = "`csrf_token_missing`, `csrf_token_invalid`, `origin_not_allowed`", body = ErrorBody),
+    (status = 422, description = "`validation_failed` with `fields`", body = ErrorBody),
+    (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
+))]
+async fn change_password(
+    State(state): State<AppState>,
+    Extension(context): Extension<SessionContext>,
+    CurrentUser(auth): CurrentUser,
+    client: ClientInfo,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> Result<Response, ApiError> {
+    let current = body
+        .current_password
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ApiError::field("current_password", "required"))?;
+    let new = Password::parse_new(body.new_password.as_deref().unwrap_or_default())
+        .map_err(|c| ApiError::field("new_password", c))?;
+    if new.expose().eq_ignore_ascii_case(&auth.user.username) {
+        return Err(ApiError::field("new_password", "same_as_username"));
+    }
+    // Re-authentication for a sensitive change (OWASP ASVS 5.0 V6.2.3), throttled like a login.
+    let user = account::authenticate(
+        &state,
+        &auth.user.username,
+        &Password::candidate(&current),
+        &client,
+        &headers,
+    )
+    .await?;
+    let hash = state.passwords.hash(&new).await?;
+    state.stores.users.set_password_hash(user.id, &hash).await?;
+    // A password change ends every other session (OWASP ASVS 5.0 V7.4.3) and rotates this one.
+    state
+        .stores
+        .sessions
+        .delete_others(user.id, &auth.session.id)
+        .await?;
+    let (rotated, cookies) = state
+        .sessions
+        .start(user, auth.session.remember, &context, &client)
+        .await?;
+    audit::record(
+        &state,
+        AuditEvent::new(&state, "password_changed", &client).user(&rotated.user),
+    )
+    .await;
+    Ok(with_cookies(
+        cookies,
+        Json(SessionBody::logged_in(&state, &rotated)),
+    ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct AccountDeletion {
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// Deletes the caller's account and every session of it.
+#[utoipa::path(delete, path = "/users/me", tag = "accounts", request_body = AccountDeletion, responses(
+    (status = 200, description = "Deleted and logged out", body = SessionBody),
+    (status = 401, description = "`unauthenticated`, or `invalid_credentials` for a wrong password", body = ErrorBody),
+    (status = 403, description = "`csrf_token_missing`, `csrf_token_invalid`, `origin_not_allowed`", body = ErrorBody),
+    (status = 422, description = "`validation_failed`: password missing", body = ErrorBody),
+    (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
+))]
+async fn delete_account(
+    State(state): State<AppState>,
+    Extension(context): Extension<SessionContext>,
+    CurrentUser(auth): CurrentUser,
+    client: ClientInfo,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<AccountDeletion>,
+) -> Result<Response, ApiError> {
+    let password = body
+        .password
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ApiError::field("password", "required"))?;
+    let user = account::authenticate(
+        &state,
+        &auth.user.username,
+        &Password::candidate(&password),
+        &client,
+        &headers,
+    )
+    .await?;
+    state.stores.users.delete(user.id).await?;
+    let (csrf, cookies) = state.sessions.end(&context).await?;
+    audit::record(
+        &state,
+        AuditEvent::new(&state, "user_deleted", &client).user(&user),
+    )
+    .await;
+    Ok(with_cookies(cookies, Json(SessionBody::anonymous(csrf))))
 }

@@ -11,12 +11,14 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use time::Duration;
 
 use crate::config::CookieConfig;
-use crate::crypto::{self, Keys};
+use crate::crypto::{self, KeyRing, Keys};
 
 #[derive(Clone, Debug)]
 pub struct CookieNames {
     pub session: &'static str,
     pub pre: &'static str,
+    /// Marks a browser that has logged in to an account before (see `throttle`).
+    pub device: &'static str,
 }
 
 impl CookieNames {
@@ -27,11 +29,13 @@ impl CookieNames {
             Self {
                 session: "__Host-gatehouse_session",
                 pre: "__Host-gatehouse_pre",
+                device: "__Host-gatehouse_device",
             }
         } else {
             Self {
                 session: "gatehouse_session",
                 pre: "gatehouse_pre",
+                device: "gatehouse_device",
             }
         }
     }
@@ -67,11 +71,23 @@ pub fn sign(keys: &Keys, name: &str, payload: &str) -> String {
     )
 }
 
-/// The payload of a signed value, if the signature is right for this cookie name.
-pub fn verify<'a>(keys: &Keys, name: &str, value: &'a str) -> Option<&'a str> {
+/// A verified cookie value.
+pub struct Verified<'a> {
+    pub payload: &'a str,
+    /// Signed with an older key of the ring: worth re-signing.
+    pub stale: bool,
+}
+
+/// The payload of a signed value, if the signature is right for this cookie name under any key
+/// of the ring.
+pub fn verify<'a>(ring: &KeyRing, name: &str, value: &'a str) -> Option<Verified<'a>> {
     let (payload, mac) = value.rsplit_once('.')?;
     let mac = crypto::decode(mac)?;
-    crypto::ct_eq(&mac, &keys.cookie_mac(name, payload)).then_some(payload)
+    let current = ring.verify_cookie_mac(name, payload, &mac)?;
+    Some(Verified {
+        payload,
+        stale: !current,
+    })
 }
 
 /// A `Set-Cookie` value. `max_age: None` makes a browser-session cookie.
@@ -127,12 +143,28 @@ mod tests {
         assert_eq!(read(&headers("s=1; s=1"), "s"), Some("1"));
     }
 
+    const OLD: &[u8] = b"0123456789abcdef0123456789abcdef";
+    const NEW: &[u8] = b"fedcba9876543210fedcba9876543210";
+
     #[test]
     fn a_signed_value_does_not_verify_under_another_name() {
-        let keys = Keys::derive(b"0123456789abcdef0123456789abcdef");
-        let value = sign(&keys, "gatehouse_pre", "nonce");
-        assert_eq!(verify(&keys, "gatehouse_pre", &value), Some("nonce"));
-        assert_eq!(verify(&keys, "gatehouse_session", &value), None);
-        assert_eq!(verify(&keys, "gatehouse_pre", "nonce.AAAA"), None);
+        let ring = KeyRing::new([OLD]);
+        let value = sign(ring.current(), "gatehouse_pre", "nonce");
+        assert_eq!(
+            verify(&ring, "gatehouse_pre", &value).map(|v| v.payload),
+            Some("nonce")
+        );
+        assert!(verify(&ring, "gatehouse_session", &value).is_none());
+        assert!(verify(&ring, "gatehouse_pre", "nonce.AAAA").is_none());
+    }
+
+    #[test]
+    fn older_keys_still_verify_and_are_marked_stale() {
+        let value = sign(&Keys::derive(OLD), "c", "v");
+        let rotated = KeyRing::new([NEW, OLD]);
+        assert!(verify(&rotated, "c", &value).is_some_and(|v| v.stale));
+        assert!(verify(&KeyRing::new([NEW]), "c", &value).is_none());
+        let fresh = sign(rotated.current(), "c", "v");
+        assert!(verify(&rotated, "c", &fresh).is_some_and(|v| !v.stale));
     }
 }

@@ -65,6 +65,15 @@ pub trait UserStore: Send + Sync + 'static {
     async fn list(&self) -> StoreResult<Vec<User>>;
     async fn update(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>>;
     async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<bool>;
+    /// Sets name and e-mail; `None` leaves a field as it is, `Some(None)` clears it.
+    async fn update_profile(
+        &self,
+        id: UserId,
+        name: Option<Option<String>>,
+        email: Option<Option<String>>,
+    ) -> StoreResult<Option<User>>;
+    /// Deletes a user and, with them, their sessions.
+    async fn delete(&self, id: UserId) -> StoreResult<bool>;
 }
 
 /// A stored session. The secret itself is never stored, only its hash.
@@ -92,12 +101,78 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn delete(&self, id: &str) -> StoreResult<bool>;
     /// Deletes every session of a user; the number deleted.
     async fn delete_for_user(&self, user_id: UserId) -> StoreResult<u64>;
+    /// Deletes every session of a user but `keep`; the number deleted.
+    async fn delete_others(&self, user_id: UserId, keep: &str) -> StoreResult<u64>;
     async fn list_for_user(&self, user_id: UserId) -> StoreResult<Vec<SessionRecord>>;
-    /// Deletes sessions whose absolute expiry has passed; the number deleted.
-    async fn delete_expired(&self, now: OffsetDateTime) -> StoreResult<u64>;
+    /// Deletes sessions past their absolute expiry, or idle since before their cutoff (one for
+    /// ordinary sessions, one for "remember me" ones); the number deleted.
+    async fn delete_expired(
+        &self,
+        now: OffsetDateTime,
+        idle_cutoffs: IdleCutoffs,
+    ) -> StoreResult<u64>;
     /// Sessions not past their absolute expiry.
     async fn count_active(&self, now: OffsetDateTime) -> StoreResult<u64>;
     async fn ping(&self) -> StoreResult<()>;
+}
+
+/// Sessions last seen before these times are idle-expired.
+#[derive(Clone, Copy, Debug)]
+pub struct IdleCutoffs {
+    pub ordinary: OffsetDateTime,
+    pub remembered: OffsetDateTime,
+}
+
+/// A fixed-window failure counter.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Counter {
+    pub count: u32,
+    /// When the window ends and the count starts again from zero.
+    pub resets_at: OffsetDateTime,
+}
+
+/// Failed-login counters, shared by every node that uses the same store.
+#[async_trait]
+pub trait ThrottleStore: Send + Sync + 'static {
+    /// Counts one failure under `key` and returns the new count (atomic).
+    async fn hit(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> StoreResult<Counter>;
+    /// The current count under `key` (zero once its window has passed).
+    async fn peek(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> StoreResult<Counter>;
+    async fn clear(&self, key: &str) -> StoreResult<()>;
+}
+
+/// One security event.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct AuditEvent {
+    #[serde(serialize_with = "crate::account::serialize_rfc3339")]
+    pub at: OffsetDateTime,
+    pub kind: String,
+    pub user_id: Option<UserId>,
+    pub username: Option<String>,
+    pub ip: Option<String>,
+    pub detail: Option<String>,
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
+    async fn record(&self, event: &AuditEvent) -> StoreResult<()>;
+    /// Newest last; `username` matches ignoring case.
+    async fn list(
+        &self,
+        username: Option<&str>,
+        since: Option<OffsetDateTime>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEvent>>;
 }
 
 /// The employee directory. Lists are ordered by last name, then first name.
@@ -128,6 +203,8 @@ pub struct Stores {
     pub users: Arc<dyn UserStore>,
     pub sessions: Arc<dyn SessionStore>,
     pub employees: Arc<dyn EmployeeStore>,
+    pub throttle: Arc<dyn ThrottleStore>,
+    pub audit: Arc<dyn AuditStore>,
 }
 
 impl Stores {
@@ -137,7 +214,9 @@ impl Stores {
         Ok(Self {
             users: sqlite.clone(),
             sessions: sqlite.clone(),
-            employees: sqlite,
+            employees: sqlite.clone(),
+            throttle: sqlite.clone(),
+            audit: sqlite,
         })
     }
 }

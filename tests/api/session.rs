@@ -218,6 +218,8 @@ async fn unknown_user_wrong_password_and_disabled_account_get_one_answer() {
             disabled: Some(true),
             role: None,
         },
+        &Default::default(),
+        "test",
     )
     .await
     .unwrap();

@@ -4,7 +4,9 @@
 use gatehouse::account::Username;
 use gatehouse::config::DatabaseConfig;
 use gatehouse::roles::Role;
-use gatehouse::store::{NewUser, SessionRecord, StoreError, Stores, UserUpdate};
+use gatehouse::store::{
+    AuditEvent, Counter, IdleCutoffs, NewUser, SessionRecord, StoreError, Stores, UserUpdate,
+};
 use time::{Duration, OffsetDateTime};
 
 fn t0() -> OffsetDateTime {
@@ -103,6 +105,36 @@ pub async fn users_conform(stores: &Stores) {
         .map(|u| u.username)
         .collect();
     assert_eq!(names, ["Alice", "bob"]);
+    let profile = stores
+        .users
+        .update_profile(alice.id, Some(Some("Alice A".into())), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (profile.name.as_deref(), profile.email.as_deref()),
+        (Some("Alice A"), None)
+    );
+    let profile = stores
+        .users
+        .update_profile(alice.id, None, Some(Some("a@example.com".into())))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (profile.name.as_deref(), profile.email.as_deref()),
+        (Some("Alice A"), Some("a@example.com"))
+    );
+    let profile = stores
+        .users
+        .update_profile(alice.id, Some(None), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(profile.name, None);
+    assert!(stores.users.delete(alice.id).await.unwrap());
+    assert!(!stores.users.delete(alice.id).await.unwrap());
+    assert!(stores.users.get(alice.id).await.unwrap().is_none());
 }
 
 pub async fn sessions_conform(stores: &Stores) {
@@ -176,16 +208,147 @@ pub async fn sessions_conform(stores: &Stores) {
     let mut late = session("s4", bob, 4);
     late.expires_at = t0() + Duration::days(2);
     stores.sessions.create(&late).await.unwrap();
+    let mut remembered = session("s5", bob, 5);
+    remembered.remember = true;
+    remembered.expires_at = t0() + Duration::days(30);
+    stores.sessions.create(&remembered).await.unwrap();
+    let now = t0() + Duration::days(1);
+    assert_eq!(stores.sessions.count_active(now).await.unwrap(), 2);
+    // s3 is past its absolute expiry; s4 has been idle longer than an ordinary session may be;
+    // s5 is remembered and may idle longer.
+    let cutoffs = IdleCutoffs {
+        ordinary: now - Duration::hours(1),
+        remembered: now - Duration::days(7),
+    };
+    assert_eq!(
+        stores.sessions.delete_expired(now, cutoffs).await.unwrap(),
+        2
+    );
+    let left: Vec<_> = stores
+        .sessions
+        .list_for_user(bob)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(left, ["s5"]);
+
+    stores
+        .sessions
+        .create(&session("s6", bob, 6))
+        .await
+        .unwrap();
+    stores
+        .sessions
+        .create(&session("s7", alice, 7))
+        .await
+        .unwrap();
+    assert_eq!(stores.sessions.delete_others(bob, "s6").await.unwrap(), 1);
+    let left: Vec<_> = stores
+        .sessions
+        .list_for_user(bob)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(left, ["s6"]);
+    assert_eq!(stores.sessions.list_for_user(alice).await.unwrap().len(), 1);
+    stores.sessions.ping().await.unwrap();
+}
+
+pub async fn throttle_conforms(stores: &Stores) {
+    let window = Duration::minutes(15);
+    let t = stores.throttle.as_ref();
+    assert_eq!(t.peek("k", t0(), window).await.unwrap().count, 0);
+    assert_eq!(t.hit("k", t0(), window).await.unwrap().count, 1);
+    let second = t
+        .hit("k", t0() + Duration::minutes(1), window)
+        .await
+        .unwrap();
+    assert_eq!(
+        second,
+        Counter {
+            count: 2,
+            resets_at: t0() + window
+        }
+    );
+    assert_eq!(
+        t.peek("k", t0() + Duration::minutes(14), window)
+            .await
+            .unwrap()
+            .count,
+        2
+    );
+    assert_eq!(t.peek("other", t0(), window).await.unwrap().count, 0);
+    // A window that has passed starts again.
+    assert_eq!(t.peek("k", t0() + window, window).await.unwrap().count, 0);
+    let fresh = t.hit("k", t0() + window, window).await.unwrap();
+    assert_eq!(
+        fresh,
+        Counter {
+            count: 1,
+            resets_at: t0() + window + window
+        }
+    );
+    t.clear("k").await.unwrap();
+    assert_eq!(t.peek("k", t0() + window, window).await.unwrap().count, 0);
+    // Concurrent failures from many tasks are all counted.
+    let tasks: Vec<_> = (0..40)
+        .map(|_| {
+            let store = stores.throttle.clone();
+            tokio::spawn(async move { store.hit("c", t0(), window).await.unwrap() })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(t.peek("c", t0(), window).await.unwrap().count, 40);
+}
+
+pub async fn audit_conforms(stores: &Stores) {
+    let event = |minute: i64, kind: &str, user: Option<&str>| AuditEvent {
+        at: t0() + Duration::minutes(minute),
+        kind: kind.into(),
+        user_id: None,
+        username: user.map(str::to_owned),
+        ip: Some("192.0.2.1".into()),
+        detail: None,
+    };
+    for e in [
+        event(0, "login_failed", Some("Alice")),
+        event(1, "signup", Some("bob")),
+        event(2, "logout", Some("alice")),
+    ] {
+        stores.audit.record(&e).await.unwrap();
+    }
+    let all = stores.audit.list(None, None, 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["login_failed", "signup", "logout"]
+    );
+    assert_eq!(all[0], event(0, "login_failed", Some("Alice")));
     assert_eq!(
         stores
-            .sessions
-            .delete_expired(t0() + Duration::days(1))
+            .audit
+            .list(Some("ALICE"), None, 10)
             .await
-            .unwrap(),
-        1
+            .unwrap()
+            .len(),
+        2
     );
-    assert_eq!(stores.sessions.list_for_user(bob).await.unwrap().len(), 1);
-    stores.sessions.ping().await.unwrap();
+    assert_eq!(
+        stores
+            .audit
+            .list(None, Some(t0() + Duration::minutes(1)), 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    let newest = stores.audit.list(None, None, 1).await.unwrap();
+    assert_eq!(newest[0].kind, "logout");
 }
 
 async fn sqlite() -> (tempfile::TempDir, Stores) {
@@ -207,6 +370,18 @@ async fn sqlite_users_conform() {
 async fn sqlite_sessions_conform() {
     let (_dir, stores) = sqlite().await;
     sessions_conform(&stores).await;
+}
+
+#[tokio::test]
+async fn sqlite_throttle_counters_conform() {
+    let (_dir, stores) = sqlite().await;
+    throttle_conforms(&stores).await;
+}
+
+#[tokio::test]
+async fn sqlite_audit_trail_conforms() {
+    let (_dir, stores) = sqlite().await;
+    audit_conforms(&stores).await;
 }
 
 #[tokio::test]

@@ -24,7 +24,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub state: AppState,
     pub db_url: String,
-    _dir: TempDir,
+    dir: Arc<TempDir>,
 }
 
 impl TestApp {
@@ -34,7 +34,15 @@ impl TestApp {
 
     /// Starts the app with extra `GATEHOUSE__*` settings.
     pub async fn spawn_with(settings: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Self::spawn_in(Arc::new(tempfile::tempdir().expect("temp dir")), settings).await
+    }
+
+    /// A second app on this app's database (a restart), with other settings.
+    pub async fn restart_with(&self, settings: &[(&str, &str)]) -> Self {
+        Self::spawn_in(self.dir.clone(), settings).await
+    }
+
+    async fn spawn_in(dir: Arc<TempDir>, settings: &[(&str, &str)]) -> Self {
         let db_url = format!("sqlite://{}", dir.path().join("gatehouse.db").display());
         let mut env: Vec<(String, String)> = vec![
             ("GATEHOUSE__SERVER__LISTEN".into(), "127.0.0.1:0".into()),
@@ -63,7 +71,7 @@ impl TestApp {
             clock,
             state,
             db_url,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -85,9 +93,14 @@ impl TestApp {
 
     /// A browser on the allowlisted app origin.
     pub fn browser(&self) -> Browser {
+        self.browser_at(self.addr)
+    }
+
+    /// The same kind of browser, pointed at another app (another node, or a restart).
+    pub fn browser_at(&self, addr: SocketAddr) -> Browser {
         Browser {
             client: reqwest::Client::new(),
-            base: format!("http://{}", self.addr),
+            base: format!("http://{addr}"),
             cookies: BTreeMap::new(),
             origin: Some(APP_ORIGIN.into()),
             csrf: None,
@@ -109,6 +122,18 @@ impl TestApp {
         let mut conn = sqlx::SqliteConnection::connect(&self.db_url).await.unwrap();
         let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
         sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+    }
+
+    /// The kinds of the audit events recorded so far, oldest first.
+    pub async fn audit_kinds(&self) -> Vec<String> {
+        let events = self
+            .state
+            .stores
+            .audit
+            .list(None, None, 1000)
+            .await
+            .unwrap();
+        events.into_iter().map(|e| e.kind).collect()
     }
 
     pub async fn column(&self, sql: &'static str) -> Vec<Vec<u8>> {

@@ -1,6 +1,7 @@
 //! The embedded SQLite backend: one file, WAL mode, migrations from `migrations/sqlite`.
 
 mod directory;
+mod security;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,8 +14,8 @@ use sqlx::{Row, SqlitePool};
 use time::OffsetDateTime;
 
 use super::{
-    Credentials, NewUser, SessionRecord, SessionStore, StoreError, StoreResult, UserStore,
-    UserUpdate,
+    Credentials, IdleCutoffs, NewUser, SessionRecord, SessionStore, StoreError, StoreResult,
+    UserStore, UserUpdate,
 };
 use crate::account::{User, UserId, Username};
 use crate::clock::from_unix;
@@ -202,6 +203,38 @@ impl UserStore for SqliteStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    async fn update_profile(
+        &self,
+        id: UserId,
+        name: Option<Option<String>>,
+        email: Option<Option<String>>,
+    ) -> StoreResult<Option<User>> {
+        let row = sqlx::query(
+            "UPDATE users SET name = CASE WHEN ? THEN ? ELSE name END,
+                              email = CASE WHEN ? THEN ? ELSE email END
+             WHERE id = ?
+             RETURNING id, username, role, disabled, name, email, created_at",
+        )
+        .bind(name.is_some())
+        .bind(name.flatten())
+        .bind(email.is_some())
+        .bind(email.flatten())
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn delete(&self, id: UserId) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<bool> {
         let done = sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
             .bind(hash)
@@ -283,12 +316,27 @@ impl SessionStore for SqliteStore {
         rows.iter().map(session_from_row).collect()
     }
 
-    async fn delete_expired(&self, now: OffsetDateTime) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
-            .bind(now.unix_timestamp())
+    async fn delete_others(&self, user_id: UserId, keep: &str) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id <> ?")
+            .bind(user_id)
+            .bind(keep)
             .execute(&self.pool)
             .await
             .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delete_expired(&self, now: OffsetDateTime, idle: IdleCutoffs) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE expires_at <= ?
+                OR (remember = 0 AND last_seen_at <= ?) OR (remember = 1 AND last_seen_at <= ?)",
+        )
+        .bind(now.unix_timestamp())
+        .bind(idle.ordinary.unix_timestamp())
+        .bind(idle.remembered.unix_timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
         Ok(done.rows_affected())
     }
 

@@ -1,0 +1,45 @@
+//! `gatehouse audit [--user U] [--since T] [--limit N]`: the audit trail, oldest first.
+
+use crate::app::AppState;
+use crate::clock::rfc3339;
+use crate::config::Config;
+
+#[derive(clap::Args)]
+pub struct AuditArgs {
+    /// Only events about this username.
+    #[arg(long)]
+    user: Option<String>,
+    /// Only events at or after this time (RFC 3339 or Unix seconds).
+    #[arg(long)]
+    since: Option<String>,
+    /// At most this many (the newest).
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+}
+
+pub async fn run(config: Config, args: AuditArgs) -> anyhow::Result<()> {
+    let since =
+        match &args.since {
+            Some(text) => Some(crate::directory::parse_timestamp(text).ok_or_else(|| {
+                anyhow::anyhow!("--since {text:?} is not RFC 3339 or Unix seconds")
+            })?),
+            None => None,
+        };
+    let state = AppState::new(config, std::sync::Arc::new(crate::clock::SystemClock)).await?;
+    let events = state
+        .stores
+        .audit
+        .list(args.user.as_deref(), since, args.limit)
+        .await?;
+    for e in events {
+        println!(
+            "{}  {:<18} {:<24} {:<15} {}",
+            rfc3339(e.at),
+            e.kind,
+            e.username.unwrap_or_else(|| "-".into()),
+            e.ip.unwrap_or_else(|| "-".into()),
+            e.detail.unwrap_or_default()
+        );
+    }
+    Ok(())
+}
