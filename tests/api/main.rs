@@ -2,6 +2,7 @@
 //! talks HTTP to it.
 
 mod cors;
+mod crash;
 mod csrf;
 mod directory;
 mod docs;

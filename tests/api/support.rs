@@ -172,7 +172,7 @@ impl Reply {
 /// Keeps cookies and the CSRF token the way the JS client does.
 #[derive(Clone)]
 pub struct Browser {
-    client: reqwest::Client,
+    pub client: reqwest::Client,
     pub base: String,
     pub cookies: BTreeMap<String, String>,
     pub origin: Option<String>,
@@ -261,7 +261,59 @@ impl Browser {
             .iter()
             .map(|v| v.to_str().unwrap().to_owned())
             .collect();
-        for cookie in &set_cookies {
+        self.keep(&set_cookies, &body);
+        Reply {
+            status,
+            headers,
+            body,
+            set_cookies,
+        }
+    }
+
+    /// Like [`Browser::send`], but `None` when the server is gone (connection refused or reset).
+    pub async fn try_send(&mut self, req: Req) -> Option<u16> {
+        let mut builder = self
+            .client
+            .request(req.method, format!("{}{}", self.base, req.path));
+        if !self.cookies.is_empty() {
+            builder = builder.header("cookie", self.cookie_header());
+        }
+        if let Some(origin) = &self.origin {
+            builder = builder.header("origin", origin);
+        }
+        if let Some(token) = &self.csrf {
+            builder = builder.header("x-csrf-token", token);
+        }
+        if let Some(ct) = &req.content_type {
+            builder = builder.header("content-type", ct);
+        }
+        if let Some(body) = req.body {
+            builder = builder.body(body);
+        }
+        let response = builder.send().await.ok()?;
+        let status = response.status().as_u16();
+        let cookies: Vec<String> = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        let body: Value = serde_json::from_str(&response.text().await.ok()?).unwrap_or(Value::Null);
+        self.keep(&cookies, &body);
+        Some(status)
+    }
+
+    pub async fn try_get(&mut self, path: &str) -> Option<u16> {
+        self.try_send(Req::new(Method::GET, path)).await
+    }
+
+    pub async fn try_post(&mut self, path: &str, body: Value) -> Option<u16> {
+        self.try_send(Req::new(Method::POST, path).json(body)).await
+    }
+
+    /// Keeps the cookies and CSRF token of a reply, as the JS client does.
+    fn keep(&mut self, set_cookies: &[String], body: &Value) {
+        for cookie in set_cookies {
             let pair = cookie.split(';').next().unwrap();
             let (name, value) = pair.split_once('=').unwrap();
             if cookie.contains("Max-Age=0") {
@@ -272,12 +324,6 @@ impl Browser {
         }
         if let Some(token) = body.get("_csrf").and_then(Value::as_str) {
             self.csrf = Some(token.to_owned());
-        }
-        Reply {
-            status,
-            headers,
-            body,
-            set_cookies,
         }
     }
 
