@@ -143,9 +143,7 @@ impl App {
 pub fn router(state: AppState) -> Router {
     let (router, openapi) =
         documented_routes(&state.config.server.api_prefix, Some(&state)).split_for_parts();
-    let _ = state
-        .openapi
-        .set(openapi.to_pretty_json().unwrap_or_default());
+    let _ = state.openapi.set(render_openapi(openapi));
     let mut router = router
         .fallback(crate::http::not_found)
         .method_not_allowed_fallback(crate::http::method_not_allowed)
@@ -236,8 +234,10 @@ async fn shutdown_signal() {
 
 /// The OpenAPI document for an API mounted at `prefix`.
 pub fn openapi_json(prefix: &str) -> String {
-    documented_routes(prefix, None)
-        .into_openapi()
-        .to_pretty_json()
-        .unwrap_or_default()
+    render_openapi(documented_routes(prefix, None).into_openapi())
+}
+
+fn render_openapi(mut doc: utoipa::openapi::OpenApi) -> String {
+    crate::routes::document_common_errors(&mut doc);
+    doc.to_pretty_json().unwrap_or_default()
 }

@@ -1,5 +1,7 @@
 //! `gatehouse audit [--user U] [--since T] [--limit N]`: the audit trail, oldest first.
 
+use std::io::Write;
+
 use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::config::Config;
@@ -31,8 +33,10 @@ pub async fn run(config: Config, args: AuditArgs) -> anyhow::Result<()> {
         .audit
         .list(args.user.as_deref(), since, args.limit)
         .await?;
+    let mut out = std::io::stdout().lock();
     for e in events {
-        println!(
+        let written = writeln!(
+            out,
             "{}  {:<18} {:<24} {:<15} {}",
             rfc3339(e.at),
             e.kind,
@@ -40,6 +44,11 @@ pub async fn run(config: Config, args: AuditArgs) -> anyhow::Result<()> {
             e.ip.unwrap_or_else(|| "-".into()),
             e.detail.unwrap_or_default()
         );
+        match written {
+            // The reader went away (`gatehouse audit | head`): stop quietly.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
+            other => other?,
+        }
     }
     Ok(())
 }

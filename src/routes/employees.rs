@@ -2,7 +2,7 @@
 //! sees reports and writes. Lists are plain JSON arrays, as Backbone collections expect.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use crate::app::AppState;
 use crate::directory::{Employee, EmployeeId, EmployeeInput, EmployeeSummary, parse_timestamp};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, PathParam};
+use crate::extract::{ApiJson, ApiQuery, PathParam};
 use crate::roles::{Admin, CurrentUser, RequireRole};
 use crate::store::StoreError;
 
@@ -40,7 +40,7 @@ struct NameFilter {
 async fn list_employees(
     State(state): State<AppState>,
     _: CurrentUser,
-    Query(filter): Query<NameFilter>,
+    ApiQuery(filter): ApiQuery<NameFilter>,
 ) -> Result<Json<Vec<EmployeeSummary>>, ApiError> {
     let name = filter
         .name

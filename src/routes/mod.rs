@@ -75,3 +75,76 @@ pub fn validate_named(
         }
     })
 }
+
+/// Adds the error answers every operation of a kind can give, so the document lists every
+/// status the server sends: bad bodies (400, 413, 415, 422) where there is a body, 404 where
+/// there are path parameters, CSRF refusals on unsafe private routes, 503 where a store is used.
+pub fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{Content, HttpMethod, Ref, RefOr, ResponseBuilder};
+    let error = |text: &str| -> RefOr<utoipa::openapi::Response> {
+        let content = Content::new(Some(Ref::from_schema_name("ErrorBody")));
+        ResponseBuilder::new()
+            .description(text)
+            .content("application/json", content)
+            .build()
+            .into()
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let public =
+            path.ends_with("/race/results") || path == "/healthz" || path == "/openapi.json";
+        let has_path_params = path.contains('{');
+        for method in [
+            HttpMethod::Get,
+            HttpMethod::Post,
+            HttpMethod::Put,
+            HttpMethod::Patch,
+            HttpMethod::Delete,
+        ] {
+            let unsafe_method = !matches!(method, HttpMethod::Get);
+            let operation = match method {
+                HttpMethod::Get => item.get.as_mut(),
+                HttpMethod::Post => item.post.as_mut(),
+                HttpMethod::Put => item.put.as_mut(),
+                HttpMethod::Patch => item.patch.as_mut(),
+                HttpMethod::Delete => item.delete.as_mut(),
+                _ => None,
+            };
+            let Some(operation) = operation else { continue };
+            let has_body = operation.request_body.is_some();
+            let responses = &mut operation.responses.responses;
+            let mut add = |status: &str, text: &str| {
+                responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| error(text));
+            };
+            if has_body {
+                add("400", "`malformed_json`");
+                add("413", "`payload_too_large`");
+                add("415", "`unsupported_media_type`");
+                add("422", "`validation_failed`");
+            }
+            if has_path_params {
+                add("404", "`not_found`");
+            }
+            if unsafe_method && !public {
+                add(
+                    "403",
+                    "`csrf_token_missing`, `csrf_token_invalid`, `origin_not_allowed`",
+                );
+                add(
+                    "415",
+                    "`unsupported_media_type`: a body or content type that is not JSON",
+                );
+            }
+            if operation.parameters.as_ref().is_some_and(|p| !p.is_empty()) && !has_path_params {
+                add(
+                    "422",
+                    "`validation_failed`: the query string could not be read",
+                );
+            }
+            if !public {
+                add("503", "`store_unavailable`");
+            }
+        }
+    }
+}

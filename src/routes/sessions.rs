@@ -1,7 +1,7 @@
 //! The caller's sessions ("devices"): list them, revoke one, or revoke all but the current one.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
@@ -12,7 +12,7 @@ use crate::audit;
 use crate::client::ClientInfo;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::PathParam;
+use crate::extract::{ApiQuery, PathParam};
 use crate::roles::CurrentUser;
 use crate::store::AuditEvent;
 
@@ -125,7 +125,7 @@ async fn revoke_sessions(
     State(state): State<AppState>,
     CurrentUser(auth): CurrentUser,
     client: ClientInfo,
-    Query(scope): Query<Scope>,
+    ApiQuery(scope): ApiQuery<Scope>,
 ) -> Result<Json<Revoked>, ApiError> {
     if scope.scope.as_deref() != Some("others") {
         return Err(ApiError::field("scope", "must_be_others"));
