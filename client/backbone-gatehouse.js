@@ -1,0 +1,179 @@
+// Gatehouse's Backbone.js adapter: the session model of the classic tutorials, done right.
+//
+//   SessionModel              one per page: getAuth / login / logout / signup, `change:auth`,
+//                             and a jQuery prefilter that sends cookies and the CSRF token to
+//                             the API origin (and nowhere else).
+//   AuthenticatedModel        Backbone.Model / Collection whose sync sends the user to the login
+//   AuthenticatedCollection   route on 401 (keeping where they were in `?next=`), passes other
+//                             errors to the caller's handler, and returns the request.
+//   errorOf(xhr)              the server's error: {status, code, message, fields, retryAfter}.
+//   goToLogin(route)          what a 401 does, for apps that learn of it another way.
+//
+// Loads as an AMD module (RequireJS: depends on 'backbone') or from a plain <script> after
+// Backbone, as `window.BackboneGatehouse`.
+(function (root, factory) {
+  if (typeof define === 'function' && define.amd) {
+    define(['backbone'], factory);
+  } else {
+    root.BackboneGatehouse = factory(root.Backbone);
+  }
+})(typeof self !== 'undefined' ? self : this, function (Backbone) {
+  'use strict';
+
+  var $ = Backbone.$;
+  var UNSAFE_METHOD = /^(POST|PUT|PATCH|DELETE)$/i;
+
+  /** The server's error of a failed jQuery request: `{status, code, message, fields, retryAfter}`. */
+  function errorOf(xhr) {
+    var body = (xhr.responseJSON && xhr.responseJSON.error) || {};
+    var retryAfter = xhr.getResponseHeader && xhr.getResponseHeader('Retry-After');
+    return {
+      status: xhr.status,
+      // status 0: no readable response (network failure or a CORS refusal).
+      code: body.code || (xhr.status ? 'unexpected_response' : 'network_error'),
+      message: body.message || xhr.statusText,
+      fields: body.fields || {},
+      retryAfter: retryAfter && /^\d+$/.test(retryAfter) ? Number(retryAfter) : undefined
+    };
+  }
+
+  var SessionModel = Backbone.Model.extend({
+    defaults: { auth: false },
+
+    // options.baseUrl: the API origin plus any prefix, e.g. 'https://api.example.com'.
+    initialize: function (attributes, options) {
+      if (!options || !options.baseUrl) throw new TypeError('SessionModel needs options.baseUrl');
+      this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+      this.apiOrigin = new URL(this.baseUrl, location.href).origin;
+      this.urlRoot = this.baseUrl + '/session';
+      $.ajaxPrefilter(this.prefilter.bind(this));
+
+      // Tabs share cookies, so a login or logout in one tab changes the session (and rotates the
+      // CSRF token) under all the others: they hear it here and ask the server again.
+      if (typeof BroadcastChannel === 'function') {
+        this.channel = new BroadcastChannel('gatehouse:' + this.baseUrl);
+        this.channel.onmessage = this.getAuth.bind(this, null);
+      }
+    },
+
+    // Credentials and the token go to the API origin only. A request that says
+    // `xhrFields: {withCredentials: false}` is a public, credential-less call and is left alone.
+    prefilter: function (options, originalOptions, xhr) {
+      if (new URL(options.url, location.href).origin !== this.apiOrigin) return;
+      if (options.xhrFields && options.xhrFields.withCredentials === false) return;
+      options.xhrFields = Object.assign({}, options.xhrFields, { withCredentials: true });
+      if (UNSAFE_METHOD.test(options.type) && this.get('_csrf')) {
+        xhr.setRequestHeader('X-CSRF-Token', this.get('_csrf'));
+      }
+      // Registered before the caller's handlers, so they already see the updated session.
+      xhr.fail(this.noticeFailure.bind(this, xhr));
+    },
+
+    noticeFailure: function (xhr) {
+      var error = errorOf(xhr);
+      // A wrong password is a 401 too, but it says nothing about the session we hold.
+      if (xhr.status === 401 && error.code !== 'invalid_credentials') {
+        var wasSignedIn = this.get('auth');
+        this.adopt({ auth: false });
+        this.trigger('unauthenticated', this, error);
+        // The dead session's token is worthless: fetch the token of the new pre-session.
+        this.getAuth();
+        if (wasSignedIn) this.announce();
+      } else if (xhr.status === 403) {
+        this.trigger('forbidden', this, error);
+      }
+    },
+
+    /** Asks the server who is signed in, then calls `callback(session)`; returns the request. */
+    getAuth: function (callback) {
+      var session = this;
+      return this.exchange('GET', this.urlRoot).done(function () {
+        if (callback) callback(session);
+      });
+    },
+
+    /** `{username, password, remember}`; the password is sent, never stored on the model. */
+    login: function (credentials) {
+      var body = { username: credentials.username, password: credentials.password, remember: !!credentials.remember };
+      return this.exchange('POST', this.urlRoot, body).done(this.announce.bind(this));
+    },
+
+    logout: function () {
+      return this.exchange('DELETE', this.urlRoot).done(this.announce.bind(this));
+    },
+
+    /** `{username, password, name?, email?}`: creates the account and signs it in. */
+    signup: function (account) {
+      return this.exchange('POST', this.baseUrl + '/users', account).done(this.announce.bind(this));
+    },
+
+    exchange: function (type, url, body) {
+      var session = this;
+      function send() {
+        return Backbone.ajax({
+          type: type,
+          url: url,
+          dataType: 'json',
+          contentType: body ? 'application/json' : false,
+          data: body ? JSON.stringify(body) : undefined
+        }).done(function (reply) {
+          session.adopt(reply);
+        });
+      }
+      if (type === 'GET') return (this.checking = send());
+      // An unsafe call needs the token that a check in flight (first load, other tab) brings.
+      return $.when(this.checking).then(send, send);
+    },
+
+    // A session reply is the whole truth: keys it lacks (user, id, ...) are cleared, in one
+    // `set` so listeners see a single consistent change.
+    adopt: function (reply) {
+      var next = {};
+      Object.keys(this.attributes).forEach(function (key) {
+        next[key] = undefined;
+      });
+      this.set(Object.assign(next, reply));
+    },
+
+    announce: function () {
+      if (this.channel) this.channel.postMessage('session-changed');
+    }
+  });
+
+  /** Navigates to `loginRoute?next=<where the user is>`, unless already there. */
+  function goToLogin(loginRoute) {
+    var here = Backbone.history.getFragment();
+    if (here === loginRoute || here.indexOf(loginRoute + '?') === 0) return;
+    var next = here ? '?next=' + encodeURIComponent(here) : '';
+    Backbone.history.navigate(loginRoute + next, { trigger: true });
+  }
+
+  // Seed 003's pattern, for models and collections alike.
+  function authenticated(Base) {
+    return Base.extend({
+      loginRoute: 'login',
+
+      sync: function (method, model, options) {
+        var error = options.error;
+        var loginRoute = this.loginRoute;
+        options.error = function (xhr) {
+          if (xhr.status === 401) {
+            goToLogin(loginRoute);
+          } else if (error) {
+            error.apply(this, arguments);
+          }
+        };
+        // Returning the request lets callers abort it or chain on it.
+        return Base.prototype.sync.call(this, method, model, options);
+      }
+    });
+  }
+
+  return {
+    SessionModel: SessionModel,
+    AuthenticatedModel: authenticated(Backbone.Model),
+    AuthenticatedCollection: authenticated(Backbone.Collection),
+    errorOf: errorOf,
+    goToLogin: goToLogin
+  };
+});

@@ -1,0 +1,84 @@
+/** The account behind a signed-in session (`GET /users/me`'s `user`). */
+export interface User {
+  id: number;
+  username: string;
+  role: 'user' | 'admin';
+  disabled: boolean;
+  name: string | null;
+  email: string | null;
+  created_at: string;
+}
+
+/** A failed call: branch on `code`, never on `message`. */
+export declare class GatehouseError extends Error {
+  readonly name: 'GatehouseError';
+  /** HTTP status, or 0 when no response could be read (network failure, CORS refusal). */
+  readonly status: number;
+  /** The server's stable error code, e.g. `invalid_credentials`, `validation_failed`, `network_error`. */
+  readonly code: string;
+  /** Field errors of a 422, e.g. `{ password: ['too_short'] }`; empty otherwise. */
+  readonly fields: Record<string, string[]>;
+  /** Seconds to wait before retrying, from a 429's `Retry-After`. */
+  readonly retryAfter?: number;
+}
+
+export interface SessionEvents {
+  'change:auth': (auth: boolean) => void;
+  'change:user': (user: User | null) => void;
+  /** The server answered 401: the session is gone (expired, revoked, signed out elsewhere). */
+  unauthenticated: (error: GatehouseError) => void;
+  /** The server answered 403: signed in but not allowed, or a CSRF/origin refusal (see `code`). */
+  forbidden: (error: GatehouseError) => void;
+}
+
+export interface GatehouseRequestInit extends Omit<globalThis.RequestInit, 'body' | 'credentials'> {
+  /** Any JSON value; it is serialized and sent as `application/json`. */
+  body?: unknown;
+}
+
+export interface Credentials {
+  username: string;
+  password: string;
+  /** Keep the session across browser restarts (a persistent cookie). */
+  remember?: boolean;
+}
+
+export interface SignUp {
+  username: string;
+  password: string;
+  name?: string;
+  email?: string;
+}
+
+export interface Session {
+  /** Settles after the first `GET /session`; start routing after it. */
+  readonly ready: Promise<Session>;
+  readonly auth: boolean;
+  readonly user: User | null;
+  /** The session's absolute expiry (RFC 3339), when signed in. */
+  readonly expiresAt: string | null;
+  on<E extends keyof SessionEvents>(event: E, listener: SessionEvents[E]): Session;
+  off<E extends keyof SessionEvents>(event: E, listener: SessionEvents[E]): Session;
+  /** Asks the server again (`GET /session`). */
+  refresh(): Promise<Session>;
+  login(credentials: Credentials): Promise<unknown>;
+  logout(): Promise<unknown>;
+  /** Creates the account and signs it in. */
+  signup(account: SignUp): Promise<unknown>;
+  /**
+   * Calls the API with cookies, JSON and the CSRF token; resolves with the parsed reply
+   * (`null` when empty) and rejects with a `GatehouseError`.
+   */
+  fetch<T = unknown>(path: string, init?: GatehouseRequestInit): Promise<T>;
+  /** Stops listening to other tabs. */
+  close(): void;
+}
+
+export interface SessionOptions {
+  /** The API origin (plus prefix), e.g. `https://api.example.com`. */
+  baseUrl: string;
+  /** BroadcastChannel name shared by the tabs of one app; defaults to one per `baseUrl`. */
+  channelName?: string;
+}
+
+export declare function createSession(options: SessionOptions): Session;

@@ -1,0 +1,169 @@
+// Gatehouse browser client: the session resource, CSRF tokens and cross-tab sync in one small,
+// dependency-free ES module. See gatehouse.d.ts for the typed surface and README.md for use.
+
+const UNSAFE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** An API call that failed: the server's stable `code` and field errors, never just a message. */
+export class GatehouseError extends Error {
+  constructor(status, { code, message, fields }, retryAfter) {
+    super(message || code);
+    this.name = 'GatehouseError';
+    this.status = status;
+    this.code = code;
+    this.fields = fields || {};
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** Creates the page's session; `ready` settles after the first `GET /session`. */
+export function createSession({ baseUrl, channelName = `gatehouse:${baseUrl}` } = {}) {
+  if (!baseUrl) throw new TypeError('createSession needs a baseUrl (the API origin)');
+  const api = baseUrl.replace(/\/+$/, '');
+  const listeners = new Map();
+  let state = { auth: false, user: null, expiresAt: null };
+  let csrfToken = null;
+  let refreshing = Promise.resolve();
+
+  // Tabs of the same app share cookies, so a login or logout in one tab changes the session
+  // (and rotates the CSRF token) under all the others: tell them to look again.
+  const channel = typeof BroadcastChannel === 'function' ? new BroadcastChannel(channelName) : null;
+  if (channel) channel.onmessage = () => refresh().catch(() => {});
+
+  function emit(event, payload) {
+    for (const listener of listeners.get(event) || []) listener(payload);
+  }
+
+  // Every session reply carries the current `_csrf`; a reply with `auth` describes the session.
+  function absorb(body) {
+    if (!body || typeof body !== 'object') return;
+    if (typeof body._csrf === 'string') csrfToken = body._csrf;
+    if (typeof body.auth === 'boolean') {
+      setState(body.auth ? { auth: true, user: body.user, expiresAt: body.expires_at } : null);
+    }
+  }
+
+  function setState(next) {
+    const previous = state;
+    state = next || { auth: false, user: null, expiresAt: null };
+    if (previous.auth !== state.auth) emit('change:auth', state.auth);
+    if (JSON.stringify(previous.user) !== JSON.stringify(state.user)) emit('change:user', state.user);
+  }
+
+  async function request(path, { method = 'GET', body, headers, ...rest } = {}) {
+    const verb = method.toUpperCase();
+    // An unsafe call needs the token that the refresh in flight (first load, other tab) brings.
+    if (UNSAFE_METHODS.has(verb)) await refreshing.catch(() => {});
+    const sent = new Headers(headers);
+    sent.set('Accept', 'application/json');
+    if (body !== undefined) sent.set('Content-Type', 'application/json');
+    if (UNSAFE_METHODS.has(verb) && csrfToken) sent.set('X-CSRF-Token', csrfToken);
+
+    let response;
+    try {
+      response = await fetch(api + path, {
+        ...rest,
+        method: verb,
+        headers: sent,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: 'include',
+      });
+    } catch (cause) {
+      // CORS refusals and unreachable servers look alike to a page: both are a TypeError.
+      throw Object.assign(new GatehouseError(0, { code: 'network_error', message: cause.message }), { cause });
+    }
+    const reply = await readJson(response);
+    if (response.ok) {
+      absorb(reply);
+      return reply;
+    }
+    const error = new GatehouseError(
+      response.status,
+      (reply && reply.error) || { code: 'unexpected_response', message: response.statusText },
+      retryAfterSeconds(response.headers.get('Retry-After')),
+    );
+    // A wrong password is a 401 too, but it says nothing about the session we hold.
+    if (response.status === 401 && error.code !== 'invalid_credentials') {
+      const wasSignedIn = state.auth;
+      setState(null);
+      emit('unauthenticated', error);
+      // The dead session's token is worthless: fetch the token of the new pre-session.
+      refresh().catch(() => {});
+      if (wasSignedIn) announce();
+    } else if (response.status === 403) {
+      emit('forbidden', error);
+    }
+    throw error;
+  }
+
+  function announce() {
+    if (channel) channel.postMessage('session-changed');
+  }
+
+  function refresh() {
+    refreshing = request('/session').then(() => session);
+    return refreshing;
+  }
+
+  async function change(method, path, body) {
+    const reply = await request(path, { method, body });
+    announce();
+    return reply;
+  }
+
+  const session = {
+    ready: null,
+    get auth() {
+      return state.auth;
+    },
+    get user() {
+      return state.user;
+    },
+    get expiresAt() {
+      return state.expiresAt;
+    },
+    on(event, listener) {
+      if (!listeners.has(event)) listeners.set(event, new Set());
+      listeners.get(event).add(listener);
+      return session;
+    },
+    off(event, listener) {
+      if (listeners.has(event)) listeners.get(event).delete(listener);
+      return session;
+    },
+    refresh,
+    login({ username, password, remember = false }) {
+      return change('POST', '/session', { username, password, remember });
+    },
+    logout() {
+      return change('DELETE', '/session');
+    },
+    signup(account) {
+      return change('POST', '/users', account);
+    },
+    fetch: request,
+    close() {
+      if (channel) channel.close();
+    },
+  };
+  session.ready = refresh();
+  return session;
+}
+
+async function readJson(response) {
+  if (response.status === 204) return null;
+  const text = await response.text();
+  if (!text) return null;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+// Retry-After is either delta-seconds or an HTTP date (RFC 9110 §10.2.3).
+function retryAfterSeconds(value) {
+  if (value === null) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}

@@ -1,0 +1,12 @@
+// Where the API lives: set once at boot from /demo-config.json, read by the models.
+define(function () {
+  'use strict';
+
+  var api = {
+    baseUrl: null,
+    url: function (path) {
+      return api.baseUrl + path;
+    }
+  };
+  return api;
+});
