@@ -134,3 +134,27 @@ async fn duplicate_session_cookies_in_separate_headers_do_not_switch_sessions() 
     .await;
     assert_eq!(body["username"], "alice");
 }
+
+#[tokio::test]
+async fn every_cookie_is_http_only_with_an_explicit_same_site_and_the_whole_path() {
+    let app = TestApp::spawn().await;
+    let password = app.add_user("alice", Role::User).await;
+    let mut browser = app.browser();
+    let mut set_cookies = browser.get("/session").await.set_cookies;
+    set_cookies.extend(browser.login("alice", &password).await.set_cookies);
+    set_cookies.extend(browser.delete("/session").await.set_cookies);
+    let names: std::collections::BTreeSet<&str> = set_cookies
+        .iter()
+        .filter_map(|c| c.split('=').next())
+        .collect();
+    assert_eq!(
+        names.into_iter().collect::<Vec<_>>(),
+        ["gatehouse_device", "gatehouse_pre", "gatehouse_session"]
+    );
+    for cookie in &set_cookies {
+        for attribute in ["; Path=/", "; HttpOnly", "; SameSite=Lax"] {
+            assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+        }
+        assert!(!cookie.contains("Domain="), "{cookie}");
+    }
+}
