@@ -85,13 +85,16 @@ mod tests {
     #[tokio::test]
     async fn a_panic_and_an_internal_error_answer_500_without_their_details() {
         let from_panic = panic_response(Box::new("boom: SELECT secret FROM keys".to_owned()));
-        let from_error = ApiError::internal(anyhow::anyhow!("db at /var/secret.db: SELECT"))
-            .into_response();
+        let from_error =
+            ApiError::internal(anyhow::anyhow!("db at /var/secret.db: SELECT")).into_response();
         for response in [from_panic, from_error] {
             assert_eq!(response.status(), 500);
             let text = body_text(response).await;
             assert!(text.contains("\"internal\""), "{text}");
-            assert!(!text.contains("SELECT") && !text.contains("secret"), "{text}");
+            assert!(
+                !text.contains("SELECT") && !text.contains("secret"),
+                "{text}"
+            );
         }
     }
 }
