@@ -95,12 +95,15 @@ async fn security_headers_are_on_every_response() {
             Some("no-referrer"),
             "{path}"
         );
-        assert!(
-            reply
-                .header("content-security-policy")
-                .unwrap()
-                .contains("frame-ancestors 'none'")
-        );
+        let csp = reply.header("content-security-policy").unwrap();
+        for directive in [
+            "default-src 'none'",
+            "base-uri 'none'",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp}");
+        }
         assert!(reply.header("server").is_none(), "no version banner");
     }
 }

@@ -1,0 +1,303 @@
+//! CSRF attacks on every unsafe route of the OpenAPI document: missing, foreign and stale
+//! tokens, hostile origins with a valid token, simple content types and method overrides, each
+//! refused with nothing changed, while the same request done right succeeds. Safe methods
+//! change nothing anywhere.
+
+use std::collections::BTreeSet;
+
+use gatehouse::roles::Role;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::snapshot;
+use crate::support::{Browser, Req, TestApp};
+
+/// `(METHOD, /path)` of every operation the API documents.
+async fn documented_operations(app: &TestApp) -> BTreeSet<(Method, String)> {
+    let doc = app.browser().get("/openapi.json").await.body;
+    let mut out = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            out.insert((method, path.clone()));
+        }
+    }
+    out
+}
+
+/// One admin browser `victim` with every token it has held, another session of the same
+/// account, and another account's session.
+struct Scene {
+    app: TestApp,
+    victim: Browser,
+    password: String,
+    /// Tokens the victim held before: pre-login, the first session's, and after logout.
+    stale: Vec<String>,
+    second: Browser,
+    bob: Browser,
+    bob_id: i64,
+    employee_id: i64,
+}
+
+async fn scene() -> Scene {
+    let app = TestApp::spawn().await;
+    app.seed_directory().await;
+    let password = app.add_user("root", Role::Admin).await;
+    let mut victim = app.browser();
+    let mut stale = Vec::new();
+    stale.push(
+        victim.get("/session").await.body["_csrf"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    );
+    assert_eq!(victim.login("root", &password).await.status, 200);
+    stale.push(victim.csrf.clone().unwrap());
+    assert_eq!(victim.delete("/session").await.status, 200);
+    stale.push(victim.csrf.clone().unwrap());
+    assert_eq!(victim.login("root", &password).await.status, 200);
+    let mut second = app.browser();
+    assert_eq!(second.login("root", &password).await.status, 200);
+    let bob = app.logged_in("bob", Role::User).await;
+    let users = victim.get("/users").await.body;
+    let bob_id = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "bob")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let employee_id = victim.get("/employees").await.body[0]["id"]
+        .as_i64()
+        .unwrap();
+    Scene {
+        app,
+        victim,
+        password,
+        stale,
+        second,
+        bob,
+        bob_id,
+        employee_id,
+    }
+}
+
+/// The request that would really perform `method path` for the victim.
+/// `None` for an operation this test does not know.
+async fn genuine(
+    scene: &mut Scene,
+    method: &Method,
+    path: &str,
+) -> Option<(String, Option<Value>)> {
+    let own_id = scene.victim.get("/session").await.body["id"].clone();
+    let second_id = scene.second.get("/session").await.body["id"].clone();
+    let employee = json!({"firstName": "Zed", "lastName": "Quinn"});
+    let (concrete, body) = match (method.as_str(), path) {
+        ("POST", "/session") => (
+            path.to_owned(),
+            Some(json!({"username": "root", "password": scene.password})),
+        ),
+        ("DELETE", "/session") => (path.to_owned(), None),
+        ("DELETE", "/session/{id}") => (format!("/session/{}", own_id.as_str().unwrap()), None),
+        ("POST", "/users") => (
+            path.to_owned(),
+            Some(json!({"username": "mallory", "password": "correct horse battery staple"})),
+        ),
+        ("PATCH", "/users/me") => (path.to_owned(), Some(json!({"name": "Mallory"}))),
+        ("DELETE", "/users/me") => (path.to_owned(), Some(json!({"password": scene.password}))),
+        ("PUT", "/users/me/password") => (
+            path.to_owned(),
+            Some(
+                json!({"current_password": scene.password, "new_password": "a brand new passphrase 42"}),
+            ),
+        ),
+        ("PATCH", "/users/{id}") => (
+            format!("/users/{}", scene.bob_id),
+            Some(json!({"role": "admin"})),
+        ),
+        ("DELETE", "/sessions") => ("/sessions?scope=others".to_owned(), None),
+        ("DELETE", "/sessions/{id}") => {
+            (format!("/sessions/{}", second_id.as_str().unwrap()), None)
+        }
+        ("POST", "/employees") => (path.to_owned(), Some(employee)),
+        ("PUT", "/employees/{id}") => (format!("/employees/{}", scene.employee_id), Some(employee)),
+        ("DELETE", "/employees/{id}") => (format!("/employees/{}", scene.employee_id), None),
+        _ => return None,
+    };
+    Some((concrete, body))
+}
+
+fn request(method: &Method, path: &str, body: &Option<Value>) -> Req {
+    let req = Req::new(method.clone(), path);
+    match body {
+        Some(body) => req.json(body.clone()),
+        None => req,
+    }
+}
+
+#[tokio::test]
+async fn every_unsafe_route_refuses_forged_requests_and_accepts_the_genuine_one() {
+    let probe = TestApp::spawn().await;
+    let operations = documented_operations(&probe).await;
+    let unsafe_routes: Vec<(Method, String)> = operations
+        .iter()
+        .filter(|(m, p)| gatehouse::csrf::is_unsafe(m) && !p.starts_with("/race/"))
+        .cloned()
+        .collect();
+    assert!(unsafe_routes.len() >= 13, "{unsafe_routes:?}");
+    for (method, path) in unsafe_routes {
+        let mut scene = scene().await;
+        let (concrete, body) = genuine(&mut scene, &method, &path)
+            .await
+            .unwrap_or_else(|| {
+                panic!("{method} {path} is a new unsafe route: add it to this test")
+            });
+        let what = format!("{method} {concrete}");
+        let before = snapshot(&scene.app).await;
+        let valid = scene.victim.csrf.clone().unwrap();
+
+        // Wrong, foreign and stale tokens.
+        let mut tokens: Vec<(Option<String>, &str)> = vec![
+            (None, "csrf_token_missing"),
+            (Some(String::new()), "csrf_token_missing"),
+            (scene.bob.csrf.clone(), "csrf_token_invalid"),
+            (scene.second.csrf.clone(), "csrf_token_invalid"),
+            (Some(format!("{valid}x")), "csrf_token_invalid"),
+            (
+                Some(valid[..valid.len() - 1].to_owned()),
+                "csrf_token_invalid",
+            ),
+        ];
+        tokens.extend(
+            scene
+                .stale
+                .iter()
+                .map(|t| (Some(t.clone()), "csrf_token_invalid")),
+        );
+        for (token, code) in tokens {
+            scene.victim.csrf = token.clone();
+            let reply = scene.victim.send(request(&method, &concrete, &body)).await;
+            assert_eq!(
+                (reply.status, reply.code()),
+                (403, code),
+                "{what} with {token:?}"
+            );
+        }
+        scene.victim.csrf = Some(valid.clone());
+
+        // A valid token from a hostile or opaque origin.
+        for origin in [
+            "null",
+            "http://evil.example",
+            "http://localhost:8081.evil.example",
+        ] {
+            scene.victim.origin = Some(origin.into());
+            let reply = scene.victim.send(request(&method, &concrete, &body)).await;
+            assert_eq!(
+                (reply.status, reply.code()),
+                (403, "origin_not_allowed"),
+                "{what} from {origin}"
+            );
+        }
+        scene.victim.origin = Some(crate::support::APP_ORIGIN.into());
+
+        // Content types a form, `sendBeacon` or a no-cors fetch can send without a preflight.
+        let text = body.clone().unwrap_or(json!({})).to_string();
+        for content_type in [
+            "text/plain",
+            "text/plain; foo=application/json",
+            "text/plain; charset=utf-8",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data; boundary=x",
+        ] {
+            let reply = scene
+                .victim
+                .send(Req::new(method.clone(), &concrete).raw(content_type, &text))
+                .await;
+            assert_eq!(
+                (reply.status, reply.code()),
+                (415, "unsupported_media_type"),
+                "{what} as {content_type}"
+            );
+        }
+
+        // A POST dressed up as this method, where the path has no POST of its own.
+        if !operations.contains(&(Method::POST, path.clone())) {
+            let separator = if concrete.contains('?') { '&' } else { '?' };
+            for (target, header) in [
+                (concrete.clone(), "x-http-method-override"),
+                (concrete.clone(), "x-method-override"),
+                (
+                    format!("{concrete}{separator}_method={method}"),
+                    "x-http-method",
+                ),
+            ] {
+                let reply = scene
+                    .victim
+                    .send(
+                        Req::new(Method::POST, &target)
+                            .json(body.clone().unwrap_or(json!({})))
+                            .header(header, method.as_str()),
+                    )
+                    .await;
+                assert_eq!(
+                    (reply.status, reply.code()),
+                    (405, "method_not_allowed"),
+                    "POST {target} with {header}: {method}"
+                );
+            }
+        }
+
+        assert_eq!(
+            snapshot(&scene.app).await,
+            before,
+            "{what} changed something"
+        );
+
+        // The control: the same request, done right, works and changes something.
+        let reply = scene.victim.send(request(&method, &concrete, &body)).await;
+        assert!(
+            reply.status < 300,
+            "{what}: {} {}",
+            reply.status,
+            reply.body
+        );
+        assert_ne!(snapshot(&scene.app).await, before, "{what} did nothing");
+    }
+}
+
+#[tokio::test]
+async fn safe_methods_change_nothing_on_any_route_even_with_override_headers() {
+    let mut scene = scene().await;
+    let before = snapshot(&scene.app).await;
+    let operations = documented_operations(&scene.app).await;
+    assert!(operations.len() >= 28);
+    for (method, path) in operations {
+        let concrete = if gatehouse::csrf::is_unsafe(&method) {
+            match genuine(&mut scene, &method, &path).await {
+                Some((concrete, _)) => concrete,
+                None => continue, // the public race results, which hold no state
+            }
+        } else {
+            path.replace("{id}", &scene.employee_id.to_string())
+                .replace("{query}", "a")
+                .replace("{timestamp}", "0")
+        };
+        let separator = if concrete.contains('?') { '&' } else { '?' };
+        let target = format!("{concrete}{separator}_method=DELETE");
+        for safe in [Method::GET, Method::HEAD, Method::OPTIONS] {
+            let reply = scene
+                .victim
+                .send(
+                    Req::new(safe.clone(), &target)
+                        .header("x-http-method-override", "DELETE")
+                        .header("x-method-override", method.as_str())
+                        .header("x-http-method", "PUT"),
+                )
+                .await;
+            assert!(reply.status < 500, "{safe} {target}: {}", reply.status);
+        }
+    }
+    assert_eq!(snapshot(&scene.app).await, before);
+}
