@@ -1,5 +1,6 @@
 //! The API test binary: every test starts the real app on port 0 with its own SQLite file and
-//! talks HTTP to it.
+//! talks HTTP to it; the store, node and outage tests also use throwaway PostgreSQL and Redis
+//! servers (`services`).
 
 mod cors;
 mod crash;
@@ -11,6 +12,7 @@ mod lifecycle;
 mod public;
 mod session;
 mod store;
+mod services;
 mod support;
 mod throttle;
 mod users;
