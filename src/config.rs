@@ -120,7 +120,10 @@ impl fmt::Debug for DatabaseConfig {
         f.debug_struct("DatabaseConfig")
             .field("url", &redact_url(&self.url))
             .field("max_connections", &self.max_connections)
-            .field("session_store", &self.session_store.as_deref().map(redact_url))
+            .field(
+                "session_store",
+                &self.session_store.as_deref().map(redact_url),
+            )
             .field("redis_key_prefix", &self.redis_key_prefix)
             .field("timeout", &self.timeout)
             .finish()
@@ -988,7 +991,10 @@ mod tests {
         )
         .unwrap();
         let shown = format!("{config:?}");
-        assert!(!shown.contains("pg-secret") && !shown.contains("redis-secret"), "{shown}");
+        assert!(
+            !shown.contains("pg-secret") && !shown.contains("redis-secret"),
+            "{shown}"
+        );
         assert!(shown.contains("postgres://[redacted]@db/gh"), "{shown}");
     }
 

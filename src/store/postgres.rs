@@ -13,9 +13,10 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub async fn open(config: &DatabaseConfig) -> anyhow::Result<Self> {
-        let options: PgConnectOptions = config.url.parse().map_err(|e| {
-            anyhow::anyhow!("database.url is not a usable PostgreSQL URL: {e}")
-        })?;
+        let options: PgConnectOptions = config
+            .url
+            .parse()
+            .map_err(|e| anyhow::anyhow!("database.url is not a usable PostgreSQL URL: {e}"))?;
         let options = options.application_name("gatehouse");
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)

@@ -59,7 +59,8 @@ struct Scripts {
 
 impl Scripts {
     fn new() -> Self {
-        let with_delete = |body: &str| Script::new(&format!("local P = ARGV[1]\n{DELETE_ONE}{body}"));
+        let with_delete =
+            |body: &str| Script::new(&format!("local P = ARGV[1]\n{DELETE_ONE}{body}"));
         Self {
             // ARGV: prefix, id, secret, user, created, seen, expires, remember, ttl, ua?, ip?
             create: Script::new(

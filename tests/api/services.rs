@@ -215,7 +215,14 @@ impl Drop for Redis {
 fn spawn_redis(port: u16, dir: &Path, persistent: bool) -> Child {
     let mut command = Command::new("redis-server");
     command
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
         .arg("--dir")
         .arg(dir)
         .args(["--appendonly", if persistent { "yes" } else { "no" }])

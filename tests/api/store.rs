@@ -5,8 +5,8 @@ use std::any::Any;
 
 use gatehouse::Config;
 use gatehouse::account::Username;
-use gatehouse::roles::Role;
 use gatehouse::directory::EmployeeInput;
+use gatehouse::roles::Role;
 use gatehouse::store::{
     AuditEvent, Counter, IdleCutoffs, NewUser, SessionRecord, StoreError, Stores, UserUpdate,
 };
@@ -262,13 +262,31 @@ pub async fn sessions_conform(stores: &Stores) {
 
     // Deleting a user ends their sessions, wherever sessions are kept.
     assert!(stores.delete_user(alice).await.unwrap());
-    assert!(stores.sessions.find_by_secret_hash(&[7; 32]).await.unwrap().is_none());
-    assert!(stores.sessions.list_for_user(alice).await.unwrap().is_empty());
+    assert!(
+        stores
+            .sessions
+            .find_by_secret_hash(&[7; 32])
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        stores
+            .sessions
+            .list_for_user(alice)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn concurrent_updates_conform(stores: &Stores) {
     let alice = stores.users.create(new_user("alice")).await.unwrap().id;
-    stores.sessions.create(&session("s1", alice, 1)).await.unwrap();
+    stores
+        .sessions
+        .create(&session("s1", alice, 1))
+        .await
+        .unwrap();
     // Many nodes touching one session at once: the latest time wins, whatever the order.
     let touches: Vec<_> = (1..=30)
         .map(|minute| {
@@ -302,7 +320,10 @@ pub async fn concurrent_updates_conform(stores: &Stores) {
     for task in creates {
         task.await.unwrap();
     }
-    assert_eq!(stores.sessions.list_for_user(alice).await.unwrap().len(), 21);
+    assert_eq!(
+        stores.sessions.list_for_user(alice).await.unwrap().len(),
+        21
+    );
 
     // A revocation racing touches stays revoked: a touch never brings a session back.
     let revoke = {
@@ -335,7 +356,11 @@ pub async fn concurrent_updates_conform(stores: &Stores) {
     assert_eq!(left, ["s1"]);
     for n in 0..20u8 {
         assert_eq!(
-            stores.sessions.find_by_secret_hash(&[100 + n; 32]).await.unwrap(),
+            stores
+                .sessions
+                .find_by_secret_hash(&[100 + n; 32])
+                .await
+                .unwrap(),
             None
         );
     }
@@ -474,7 +499,10 @@ pub async fn employees_conform(stores: &Stores) {
     assert_eq!(names, ["Zoe", "amy", "Bea"]);
     let found: Vec<_> = e.list(Some("AMY B")).await.unwrap();
     assert_eq!((found.len(), found[0].id), (1, mid.id));
-    assert!(e.list(Some("%")).await.unwrap().is_empty(), "LIKE wildcards are literal");
+    assert!(
+        e.list(Some("%")).await.unwrap().is_empty(),
+        "LIKE wildcards are literal"
+    );
     assert_eq!(e.get(boss.id).await.unwrap().unwrap().report_count, 1);
     assert_eq!(e.reports(mid.id).await.unwrap()[0].id, low.id);
     assert_eq!(e.modified_since(t0()).await.unwrap().len(), 1);
@@ -486,7 +514,12 @@ pub async fn employees_conform(stores: &Stores) {
         .unwrap()
         .unwrap();
     assert_eq!(renamed.first_name, "Amy");
-    assert!(e.update(9999, &input("X", "Y", None), later).await.unwrap().is_none());
+    assert!(
+        e.update(9999, &input("X", "Y", None), later)
+            .await
+            .unwrap()
+            .is_none()
+    );
     // Deleting a manager moves their reports up to their own manager.
     assert!(e.delete(mid.id, later).await.unwrap());
     assert!(!e.delete(mid.id, later).await.unwrap());
