@@ -119,7 +119,7 @@ async fn two_nodes(extra: &[(&str, String)]) -> (Node, Node) {
 const PASSWORD: &str = "correct horse battery staple";
 
 /// Signs `name` up through `node`, which logs the browser in.
-async fn sign_up(node: &Node, name: &str) -> Browser {
+pub async fn sign_up(node: &Node, name: &str) -> Browser {
     let mut browser = node.browser();
     browser.get("/session").await;
     let reply = browser

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::nodes::Node;
+use crate::nodes::{Node, sign_up};
 use crate::services::Redis;
 use crate::support::Browser;
 
@@ -28,22 +28,21 @@ async fn until_ok(browser: &mut Browser, path: &str) {
     }
 }
 
+/// A node with sessions in `redis` and the rest in a fresh PostgreSQL database.
+async fn node_on(redis: &Redis, extra: &[(&str, String)]) -> Node {
+    let mut settings = vec![
+        ("DATABASE__URL", crate::services::postgres_database().await),
+        ("DATABASE__SESSION_STORE", redis.url()),
+    ];
+    settings.extend(extra.iter().cloned());
+    Node::start(&settings)
+}
+
 #[tokio::test]
 async fn a_redis_outage_answers_503_and_service_resumes_when_redis_returns() {
     let mut redis = Redis::start();
-    let mut node = Node::start(&[
-        ("DATABASE__URL", crate::services::postgres_database().await),
-        ("DATABASE__SESSION_STORE", redis.url()),
-    ]);
-    let mut alice = node.browser();
-    alice.get("/session").await;
-    let signed_up = alice
-        .post(
-            "/users",
-            serde_json::json!({"username": "alice", "password": "correct horse battery staple"}),
-        )
-        .await;
-    assert_eq!(signed_up.status, 201, "{}", signed_up.body);
+    let mut node = node_on(&redis, &[]).await;
+    let mut alice = sign_up(&node, "alice").await;
     let mut probe = node.browser();
     assert_eq!(answer(&mut probe, "/readyz").await.0, 200);
 
@@ -75,20 +74,8 @@ async fn a_redis_outage_answers_503_and_service_resumes_when_redis_returns() {
 #[tokio::test]
 async fn a_stalled_redis_answers_503_within_the_store_timeout() {
     let redis = Redis::start();
-    let node = Node::start(&[
-        ("DATABASE__URL", crate::services::postgres_database().await),
-        ("DATABASE__SESSION_STORE", redis.url()),
-        ("DATABASE__TIMEOUT_MS", "300".into()),
-    ]);
-    let mut alice = node.browser();
-    alice.get("/session").await;
-    let signed_up = alice
-        .post(
-            "/users",
-            serde_json::json!({"username": "alice", "password": "correct horse battery staple"}),
-        )
-        .await;
-    assert_eq!(signed_up.status, 201, "{}", signed_up.body);
+    let node = node_on(&redis, &[("DATABASE__TIMEOUT_MS", "300".into())]).await;
+    let mut alice = sign_up(&node, "alice").await;
 
     // Redis accepts connections but answers nothing for a while (as when it is overloaded or
     // its host is paused): the request must not wait for it.

@@ -41,6 +41,12 @@ fn session(id: &str, user_id: i64, byte: u8) -> SessionRecord {
     }
 }
 
+/// The ids of a user's sessions, in the store's order.
+async fn session_ids(stores: &Stores, user_id: i64) -> Vec<String> {
+    let sessions = stores.sessions.list_for_user(user_id).await.unwrap();
+    sessions.into_iter().map(|s| s.id).collect()
+}
+
 pub async fn users_conform(stores: &Stores) {
     let alice = stores.users.create(new_user("Alice")).await.unwrap();
     assert_eq!(alice.username, "Alice");
@@ -186,14 +192,7 @@ pub async fn sessions_conform(stores: &Stores) {
         "touch never moves time back"
     );
 
-    let listed: Vec<_> = stores
-        .sessions
-        .list_for_user(alice)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let listed = session_ids(stores, alice).await;
     assert_eq!(listed, ["s1", "s2"]);
     assert!(stores.sessions.delete("s1").await.unwrap());
     assert!(!stores.sessions.delete("s1").await.unwrap());
@@ -227,14 +226,7 @@ pub async fn sessions_conform(stores: &Stores) {
         stores.sessions.delete_expired(now, cutoffs).await.unwrap(),
         2
     );
-    let left: Vec<_> = stores
-        .sessions
-        .list_for_user(bob)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let left = session_ids(stores, bob).await;
     assert_eq!(left, ["s5"]);
 
     stores
@@ -248,14 +240,7 @@ pub async fn sessions_conform(stores: &Stores) {
         .await
         .unwrap();
     assert_eq!(stores.sessions.delete_others(bob, "s6").await.unwrap(), 1);
-    let left: Vec<_> = stores
-        .sessions
-        .list_for_user(bob)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let left = session_ids(stores, bob).await;
     assert_eq!(left, ["s6"]);
     assert_eq!(stores.sessions.list_for_user(alice).await.unwrap().len(), 1);
     stores.ping().await.unwrap();
@@ -345,14 +330,7 @@ pub async fn concurrent_updates_conform(stores: &Stores) {
     for task in racing {
         task.await.unwrap();
     }
-    let left: Vec<_> = stores
-        .sessions
-        .list_for_user(alice)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let left = session_ids(stores, alice).await;
     assert_eq!(left, ["s1"]);
     for n in 0..20u8 {
         assert_eq!(
@@ -366,7 +344,7 @@ pub async fn concurrent_updates_conform(stores: &Stores) {
     }
 }
 
-pub async fn throttle_conforms(stores: &Stores) {
+pub async fn throttle_counters_conform(stores: &Stores) {
     let window = Duration::minutes(15);
     let t = stores.throttle.as_ref();
     assert_eq!(t.peek("k", t0(), window).await.unwrap().count, 0);
@@ -415,7 +393,7 @@ pub async fn throttle_conforms(stores: &Stores) {
     assert_eq!(t.peek("c", t0(), window).await.unwrap().count, 40);
 }
 
-pub async fn audit_conforms(stores: &Stores) {
+pub async fn audit_trail_conforms(stores: &Stores) {
     let event = |minute: i64, kind: &str, user: Option<&str>| AuditEvent {
         at: t0() + Duration::minutes(minute),
         kind: kind.into(),
@@ -459,7 +437,7 @@ pub async fn audit_conforms(stores: &Stores) {
     assert_eq!(newest[0].kind, "logout");
 }
 
-pub async fn employees_conform(stores: &Stores) {
+pub async fn employee_directory_conforms(stores: &Stores) {
     let e = stores.employees.as_ref();
     let input = |first: &str, last: &str, manager: Option<i64>| EmployeeInput {
         first_name: Some(first.into()),
@@ -528,16 +506,16 @@ pub async fn employees_conform(stores: &Stores) {
     assert!(gatehouse::directory::seed_if_empty(e, t0()).await.unwrap() == 0);
 }
 
-/// Stores as `gatehouse serve` opens them for these `GATEHOUSE__DATABASE__*` settings.
-pub async fn open(database: &[(&str, String)]) -> Stores {
+/// Stores as `gatehouse serve` opens them for these `GATEHOUSE__*` settings.
+pub async fn open(settings: &[(&str, String)]) -> Stores {
     let mut env = vec![(
         "GATEHOUSE__SECURITY__SECRET_KEY".to_owned(),
         crate::support::SECRET_KEY.to_owned(),
     )];
     env.extend(
-        database
+        settings
             .iter()
-            .map(|(k, v)| (format!("GATEHOUSE__DATABASE__{k}"), v.clone())),
+            .map(|(k, v)| (format!("GATEHOUSE__{k}"), v.clone())),
     );
     let config = Config::from_sources("", env).unwrap_or_else(|e| panic!("{e}"));
     Stores::open(&config.database, &config.session)
@@ -549,69 +527,99 @@ pub async fn open(database: &[(&str, String)]) -> Stores {
 async fn sqlite() -> (Box<dyn Any>, Stores) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("nested/store.db").display());
-    (Box::new(dir), open(&[("URL", url)]).await)
+    (Box::new(dir), open(&[("DATABASE__URL", url)]).await)
 }
 
 /// A fresh PostgreSQL database.
 async fn postgres() -> (Box<dyn Any>, Stores) {
     let url = crate::services::postgres_database().await;
-    (Box::new(()), open(&[("URL", url)]).await)
+    (Box::new(()), open(&[("DATABASE__URL", url)]).await)
 }
 
 /// Sessions and throttle counters in Redis (under a fresh key prefix), the rest in PostgreSQL.
 async fn redis() -> (Box<dyn Any>, Stores) {
-    let url = crate::services::postgres_database().await;
-    let (redis, prefix) = crate::services::redis();
-    let stores = open(&[
-        ("URL", url),
-        ("SESSION_STORE", redis),
-        ("REDIS_KEY_PREFIX", prefix),
-    ])
-    .await;
-    (Box::new(()), stores)
+    (Box::new(()), redis_with(&[]).await)
 }
 
-/// The whole suite, once per backend.
+async fn redis_with(settings: &[(&str, String)]) -> Stores {
+    let url = crate::services::postgres_database().await;
+    let (redis, prefix) = crate::services::redis();
+    let mut all = vec![
+        ("DATABASE__URL", url),
+        ("DATABASE__SESSION_STORE", redis),
+        ("DATABASE__REDIS_KEY_PREFIX", prefix),
+    ];
+    all.extend(settings.iter().cloned());
+    open(&all).await
+}
+
+#[tokio::test]
+async fn redis_forgets_sessions_at_their_idle_or_absolute_expiry_by_itself() {
+    let stores = redis_with(&[
+        ("SESSION__IDLE_TIMEOUT_SECS", "2".into()),
+        ("SESSION__TOUCH_INTERVAL_SECS", "1".into()),
+    ])
+    .await;
+    let alice = stores.users.create(new_user("alice")).await.unwrap().id;
+    let now = OffsetDateTime::now_utc();
+    let at = |id: &str, byte: u8, lifetime: Duration, remember: bool| SessionRecord {
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + lifetime,
+        remember,
+        ..session(id, alice, byte)
+    };
+    // Idle for longer than the 2 s idle timeout; past its 1 s absolute lifetime; and a
+    // remembered session, whose idle timeout is days.
+    stores
+        .sessions
+        .create(&at("idle", 1, Duration::hours(1), false))
+        .await
+        .unwrap();
+    stores
+        .sessions
+        .create(&at("short", 2, Duration::seconds(1), true))
+        .await
+        .unwrap();
+    stores
+        .sessions
+        .create(&at("kept", 3, Duration::hours(1), true))
+        .await
+        .unwrap();
+    assert_eq!(stores.sessions.list_for_user(alice).await.unwrap().len(), 3);
+    tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
+    for gone in [1, 2] {
+        assert_eq!(
+            stores
+                .sessions
+                .find_by_secret_hash(&[gone; 32])
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    let left = session_ids(&stores, alice).await;
+    assert_eq!(left, ["kept"]);
+}
+
+/// The whole suite, once per backend: `store::BACKEND::SUITE`.
 macro_rules! conformance {
     ($($backend:ident),*) => {$(
-        mod $backend {
-            #[tokio::test]
-            async fn users_conform() {
-                let (_guard, stores) = super::$backend().await;
-                super::users_conform(&stores).await;
-            }
-
-            #[tokio::test]
-            async fn sessions_conform() {
-                let (_guard, stores) = super::$backend().await;
-                super::sessions_conform(&stores).await;
-            }
-
-            #[tokio::test]
-            async fn concurrent_updates_conform() {
-                let (_guard, stores) = super::$backend().await;
-                super::concurrent_updates_conform(&stores).await;
-            }
-
-            #[tokio::test]
-            async fn throttle_counters_conform() {
-                let (_guard, stores) = super::$backend().await;
-                super::throttle_conforms(&stores).await;
-            }
-
-            #[tokio::test]
-            async fn audit_trail_conforms() {
-                let (_guard, stores) = super::$backend().await;
-                super::audit_conforms(&stores).await;
-            }
-
-            #[tokio::test]
-            async fn employee_directory_conforms() {
-                let (_guard, stores) = super::$backend().await;
-                super::employees_conform(&stores).await;
-            }
-        }
+        suites!($backend: users_conform, sessions_conform, concurrent_updates_conform,
+            throttle_counters_conform, audit_trail_conforms, employee_directory_conforms);
     )*};
+}
+
+macro_rules! suites {
+    ($backend:ident: $($suite:ident),*) => {
+        mod $backend {$(
+            #[tokio::test]
+            async fn $suite() {
+                let (_guard, stores) = super::$backend().await;
+                super::$suite(&stores).await;
+            }
+        )*}
+    };
 }
 
 conformance!(sqlite, postgres, redis);
