@@ -1,8 +1,8 @@
 //! The PostgreSQL backend, for several nodes sharing one database: migrations from
 //! `migrations/postgres`; the statements themselves are shared with SQLite (`super::sql`).
 
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
 
 use super::StoreError;
 use crate::config::DatabaseConfig;
@@ -18,6 +18,15 @@ impl PostgresStore {
             .parse()
             .map_err(|e| anyhow::anyhow!("database.url is not a usable PostgreSQL URL: {e}"))?;
         let options = options.application_name("gatehouse");
+        // One plain connection first, so a start-up failure names its cause (refused, wrong
+        // password, no such database) rather than a pool timeout.
+        let first = PgConnection::connect_with(&options).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot connect to PostgreSQL at {}: {e}",
+                config.redacted_url()
+            )
+        })?;
+        let _ = first.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             // Waiting for a connection counts against the operation's own time limit.

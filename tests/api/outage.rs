@@ -1,11 +1,12 @@
-//! A store outage under a running node: requests that need the store get 503
-//! `store_unavailable` instead of hanging, `/readyz` says so, the process stays healthy, and
-//! service resumes by itself when the store is back.
+//! A store outage under a running node (Redis crashed or stalled, PostgreSQL restarted):
+//! requests that need the store get 503 `store_unavailable` instead of hanging, `/readyz` says
+//! so, the process stays healthy, and service resumes by itself when the store is back. Each
+//! test has its own server, so stopping it disturbs no other test.
 
 use std::time::{Duration, Instant};
 
 use crate::nodes::{Node, sign_up};
-use crate::services::Redis;
+use crate::services::{Postgres, Redis};
 use crate::support::Browser;
 
 /// The status and code of `path`, failing if no answer comes within a few seconds (a hang).
@@ -99,4 +100,30 @@ async fn a_stalled_redis_answers_503_within_the_store_timeout() {
     assert!(waited < Duration::from_millis(2500), "waited {waited:?}");
 
     until_ok(&mut alice, "/users/me").await;
+}
+
+#[tokio::test]
+async fn a_postgresql_restart_answers_503_and_service_resumes_when_it_is_back() {
+    let mut postgres = Postgres::start();
+    let url = crate::services::create_database(&postgres.url("postgres")).await;
+    let mut node = Node::start(&[("DATABASE__URL", url)]);
+    let mut alice = sign_up(&node, "alice").await;
+    let mut probe = node.browser();
+
+    postgres.stop();
+    assert_eq!(
+        answer(&mut alice, "/users/me").await,
+        (503, "store_unavailable".into())
+    );
+    assert_eq!(
+        answer(&mut probe, "/readyz").await,
+        (503, "store_unavailable".into())
+    );
+    assert_eq!(answer(&mut probe, "/healthz").await.0, 200);
+    assert!(node.exited().is_none());
+
+    postgres.restart();
+    until_ok(&mut probe, "/readyz").await;
+    until_ok(&mut alice, "/users/me").await;
+    assert!(node.exited().is_none());
 }

@@ -1,10 +1,11 @@
 //! Throwaway PostgreSQL and Redis servers for the tests, started once per test process.
 //!
 //! Unless `GATEHOUSE_TEST_POSTGRES_URL` / `GATEHOUSE_TEST_REDIS_URL` name servers to use, each is
-//! started from the Debian packages' binaries on a free port in a temporary folder, under a
+//! started from the Debian packages' binaries on a free port in a temporary folder, with a
 //! small shell watchdog that stops it and deletes the folder when this process ends (however
-//! it ends: its end of the watchdog's stdin pipe closes). PostgreSQL refuses to run as root, so
-//! as root it runs as the `postgres` user the Debian package creates. Missing binaries fail the
+//! it ends: its end of the watchdog's stdin pipe closes). Outage tests start private servers
+//! ([`Postgres`], [`Redis`]) they can stop and restart. PostgreSQL refuses to run as root, so as
+//! root it runs as the `postgres` user the Debian package creates. Missing binaries fail the
 //! test with the command that installs them; nothing is skipped.
 
 use std::net::TcpListener;
@@ -29,7 +30,8 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Runs `script` under `sh` with `args`, as a watchdog that ends with this process.
+/// Runs `script` under `sh` with `args`, as a watchdog whose stdin closes when this process
+/// ends.
 fn watchdog(script: &str, args: &[&str]) -> Child {
     let mut child = Command::new("sh")
         .arg("-c")
@@ -88,42 +90,155 @@ fn postgres_bin_dir() -> PathBuf {
         })
 }
 
-const POSTGRES_SCRIPT: &str = r#"
-set -e
-bin="$1"; port="$2"
-dir=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-test-pg.XXXXXX")
-as=""
-if [ "$(id -u)" = 0 ]; then
-  chown postgres: "$dir"
-  as="setpriv --reuid=postgres --regid=postgres --init-groups"
-fi
-if ! $as "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C --no-sync >"$dir/log" 2>&1; then
-  cat "$dir/log" >&2; rm -rf "$dir"; exit 1
-fi
-$as "$bin/postgres" -D "$dir/data" -p "$port" -k "$dir" -c listen_addresses=127.0.0.1 \
-  -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
-  >>"$dir/log" 2>&1 &
-pid=$!
-read -r _ || true
-kill -INT "$pid" 2>/dev/null || true
-wait "$pid" || true
-rm -rf "$dir"
-"#;
+/// A PostgreSQL cluster in a temporary folder. As root, its programs run as `postgres`.
+pub struct Postgres {
+    pub port: u16,
+    dir: PathBuf,
+    bin: PathBuf,
+    child: Option<Child>,
+}
 
-/// `postgres://…` of the server (its `postgres` database).
+impl Postgres {
+    /// Creates a cluster and starts its server on a free port.
+    pub fn start() -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("gatehouse-test-pg")
+            .tempdir()
+            .expect("temp dir")
+            .keep();
+        let mut postgres = Self {
+            port: free_port(),
+            dir,
+            bin: postgres_bin_dir(),
+            child: None,
+        };
+        if is_root() {
+            let chown = Command::new("chown")
+                .arg("postgres:")
+                .arg(&postgres.dir)
+                .status();
+            assert!(
+                chown.is_ok_and(|s| s.success()),
+                "cannot hand {} to the postgres user (PostgreSQL refuses to run as root): {INSTALL}",
+                postgres.dir.display()
+            );
+        }
+        let initdb = postgres
+            .command("initdb")
+            .arg("-D")
+            .arg(postgres.dir.join("data"))
+            .args([
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ])
+            .output()
+            .unwrap_or_else(|e| panic!("initdb cannot be started ({e}): {INSTALL}"));
+        assert!(
+            initdb.status.success(),
+            "initdb failed: {}{}",
+            String::from_utf8_lossy(&initdb.stdout),
+            String::from_utf8_lossy(&initdb.stderr)
+        );
+        postgres.restart();
+        postgres
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let program = self.bin.join(program);
+        if is_root() {
+            let mut command = Command::new("setpriv");
+            command
+                .args(["--reuid=postgres", "--regid=postgres", "--init-groups"])
+                .arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+
+    /// `postgres://…` of database `name` on this server.
+    pub fn url(&self, name: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// Starts the server (again) on its port with its data.
+    pub fn restart(&mut self) {
+        let log = std::fs::File::create(self.dir.join("log")).expect("a log file");
+        let mut child = self
+            .command("postgres")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-p", &self.port.to_string(), "-k"])
+            .arg(&self.dir)
+            .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
+            .args(["-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+            .args(["-c", "max_connections=300"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("postgres cannot be started ({e}): {INSTALL}"));
+        let (port, url) = (self.port, self.url("postgres"));
+        wait_until("PostgreSQL", &mut child, || {
+            answers_tcp(port) && postgres_accepts(&url)
+        });
+        self.child = Some(child);
+    }
+
+    /// Stops the server (a fast shutdown: sessions are disconnected at once).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+
+    /// Hands the server to a watchdog that stops it, and deletes its folder, when this test
+    /// process ends; for the server every test shares.
+    fn stop_at_exit(mut self) {
+        let child = self.child.take().expect("a running server");
+        watchdog(
+            r#"read -r _; kill -INT "$1"; while kill -0 "$1" 2>/dev/null; do sleep 0.1; done; rm -rf "$2""#,
+            &[&child.id().to_string(), self.dir.to_str().unwrap()],
+        );
+        self.dir = PathBuf::new();
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop();
+        if !self.dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
+}
+
+/// `postgres://…` of the shared server (its `postgres` database).
 fn postgres_server() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
         if let Ok(url) = std::env::var("GATEHOUSE_TEST_POSTGRES_URL") {
             return url;
         }
-        let bin = postgres_bin_dir();
-        let port = free_port();
-        let mut child = watchdog(POSTGRES_SCRIPT, &[bin.to_str().unwrap(), &port.to_string()]);
-        let url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
-        wait_until("PostgreSQL", &mut child, || {
-            answers_tcp(port) && postgres_accepts(&url)
-        });
+        let postgres = Postgres::start();
+        let url = postgres.url("postgres");
+        postgres.stop_at_exit();
         url
     })
 }
@@ -145,10 +260,14 @@ fn postgres_accepts(url: &str) -> bool {
     .unwrap_or(false)
 }
 
-/// A new, empty database on the test PostgreSQL server; its URL.
+/// A new, empty database on the shared test PostgreSQL server; its URL.
 pub async fn postgres_database() -> String {
+    create_database(postgres_server()).await
+}
+
+/// A new, empty database on the server of `server` (a URL); its URL.
+pub async fn create_database(server: &str) -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let server = postgres_server();
     let name = format!(
         "gatehouse_test_{}_{}",
         std::process::id(),
