@@ -19,8 +19,11 @@ const INSTALL: &str = "install the servers with `apt-get install postgresql redi
      (Debian/Ubuntu), or point GATEHOUSE_TEST_POSTGRES_URL and GATEHOUSE_TEST_REDIS_URL at \
      running ones";
 
-/// Watchdogs, kept open until the process exits.
+/// Watchdogs' stdin, kept open until the process exits.
 static WATCHDOGS: Mutex<Vec<ChildStdin>> = Mutex::new(Vec::new());
+
+/// Servers and watchdogs that run until the process exits.
+static RUNNING: Mutex<Vec<Child>> = Mutex::new(Vec::new());
 
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
@@ -204,11 +207,13 @@ impl Postgres {
     /// Hands the server to a watchdog that stops it, and deletes its folder, when this test
     /// process ends; for the server every test shares.
     fn stop_at_exit(mut self) {
-        let child = self.child.take().expect("a running server");
-        watchdog(
+        let server = self.child.take().expect("a running server");
+        let watchdog = watchdog(
             r#"read -r _; kill -INT "$1"; while kill -0 "$1" 2>/dev/null; do sleep 0.1; done; rm -rf "$2""#,
-            &[&child.id().to_string(), self.dir.to_str().unwrap()],
+            &[&server.id().to_string(), self.dir.to_str().unwrap()],
         );
+        // Neither is waited for: both outlive this process on purpose.
+        RUNNING.lock().unwrap().extend([server, watchdog]);
         self.dir = PathBuf::new();
     }
 }
@@ -378,6 +383,7 @@ fn redis_server() -> &'static str {
         let port = free_port();
         let mut child = watchdog(REDIS_SCRIPT, &[&port.to_string()]);
         wait_until("redis-server", &mut child, || answers_tcp(port));
+        RUNNING.lock().unwrap().push(child);
         format!("redis://127.0.0.1:{port}/0")
     })
 }
