@@ -405,6 +405,8 @@ impl SessionStore for RedisStore {
         Ok(n)
     }
 
+    /// Counts by absolute expiry; a session Redis already dropped at its idle timeout is still
+    /// counted until the next sweep removes it from the index.
     async fn count_active(&self, now: OffsetDateTime) -> StoreResult<u64> {
         let n: u64 = redis::cmd("ZCOUNT")
             .arg(format!("{}exp", self.prefix))
