@@ -5,32 +5,40 @@
 /// rows are `$row`; `db_error` must be in scope where it is invoked.
 macro_rules! account_stores {
     ($store:ty, $row:ty) => {
-        fn user_from_row(row: &$row) -> $crate::store::StoreResult<$crate::account::User> {
-            use sqlx::Row;
+        use sqlx::Row as _;
+        use time::OffsetDateTime;
+        use $crate::account::{User, UserId, Username};
+        use $crate::clock::from_unix;
+        use $crate::roles::Role;
+        use $crate::store::{
+            Credentials, IdleCutoffs, NewUser, Ping, SessionRecord, SessionStore, StoreError,
+            StoreResult, UserStore, UserUpdate,
+        };
+
+        fn user_from_row(row: &$row) -> StoreResult<User> {
             let role: String = row.try_get("role").map_err(db_error)?;
-            Ok($crate::account::User {
+            Ok(User {
                 id: row.try_get("id").map_err(db_error)?,
                 username: row.try_get("username").map_err(db_error)?,
-                role: $crate::roles::Role::parse(&role)
+                role: Role::parse(&role)
                     .map_err(|_| anyhow::anyhow!("bad role {role:?} in database"))?,
                 disabled: row.try_get("disabled").map_err(db_error)?,
                 name: row.try_get("name").map_err(db_error)?,
                 email: row.try_get("email").map_err(db_error)?,
-                created_at: $crate::clock::from_unix(row.try_get("created_at").map_err(db_error)?),
+                created_at: from_unix(row.try_get("created_at").map_err(db_error)?),
             })
         }
 
         fn session_from_row(
             row: &$row,
-        ) -> $crate::store::StoreResult<$crate::store::SessionRecord> {
-            use sqlx::Row;
+        ) -> StoreResult<SessionRecord> {
             let hash: Vec<u8> = row.try_get("secret_hash").map_err(db_error)?;
             let time = |name: &str| {
                 row.try_get(name)
-                    .map($crate::clock::from_unix)
+                    .map(from_unix)
                     .map_err(db_error)
             };
-            Ok($crate::store::SessionRecord {
+            Ok(SessionRecord {
                 id: row.try_get("id").map_err(db_error)?,
                 secret_hash: hash
                     .try_into()
@@ -46,11 +54,11 @@ macro_rules! account_stores {
         }
 
         #[async_trait::async_trait]
-        impl $crate::store::UserStore for $store {
+        impl UserStore for $store {
             async fn create(
                 &self,
-                user: $crate::store::NewUser,
-            ) -> $crate::store::StoreResult<$crate::account::User> {
+                user: NewUser,
+            ) -> StoreResult<User> {
                 let result = sqlx::query(
                     "INSERT INTO users (username, username_key, password_hash, role, disabled, name, email, created_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -69,7 +77,7 @@ macro_rules! account_stores {
                 match result {
                     Ok(row) => user_from_row(&row),
                     Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                        Err($crate::store::StoreError::UsernameTaken)
+                        Err(StoreError::UsernameTaken)
                     }
                     Err(e) => Err(db_error(e)),
                 }
@@ -77,8 +85,8 @@ macro_rules! account_stores {
 
             async fn get(
                 &self,
-                id: $crate::account::UserId,
-            ) -> $crate::store::StoreResult<Option<$crate::account::User>> {
+                id: UserId,
+            ) -> StoreResult<Option<User>> {
                 let row = sqlx::query("SELECT id, username, role, disabled, name, email, created_at FROM users WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&self.pool)
@@ -89,10 +97,9 @@ macro_rules! account_stores {
 
             async fn credentials(
                 &self,
-                username: &$crate::account::Username,
-            ) -> $crate::store::StoreResult<Option<$crate::store::Credentials>> {
-                use sqlx::Row;
-                let row = sqlx::query(
+                username: &Username,
+            ) -> StoreResult<Option<Credentials>> {
+                    let row = sqlx::query(
                     "SELECT id, username, role, disabled, name, email, created_at, password_hash
                      FROM users WHERE username_key = $1",
                 )
@@ -101,7 +108,7 @@ macro_rules! account_stores {
                 .await
                 .map_err(db_error)?;
                 match row {
-                    Some(row) => Ok(Some($crate::store::Credentials {
+                    Some(row) => Ok(Some(Credentials {
                         user: user_from_row(&row)?,
                         password_hash: row.try_get("password_hash").map_err(db_error)?,
                     })),
@@ -109,7 +116,7 @@ macro_rules! account_stores {
                 }
             }
 
-            async fn list(&self) -> $crate::store::StoreResult<Vec<$crate::account::User>> {
+            async fn list(&self) -> StoreResult<Vec<User>> {
                 let rows = sqlx::query("SELECT id, username, role, disabled, name, email, created_at FROM users ORDER BY username_key")
                     .fetch_all(&self.pool)
                     .await
@@ -119,15 +126,15 @@ macro_rules! account_stores {
 
             async fn update(
                 &self,
-                id: $crate::account::UserId,
-                update: $crate::store::UserUpdate,
-            ) -> $crate::store::StoreResult<Option<$crate::account::User>> {
+                id: UserId,
+                update: UserUpdate,
+            ) -> StoreResult<Option<User>> {
                 let row = sqlx::query(
                     "UPDATE users SET role = COALESCE($1, role), disabled = COALESCE($2, disabled)
                      WHERE id = $3
                      RETURNING id, username, role, disabled, name, email, created_at",
                 )
-                .bind(update.role.map($crate::roles::Role::as_str))
+                .bind(update.role.map(Role::as_str))
                 .bind(update.disabled)
                 .bind(id)
                 .fetch_optional(&self.pool)
@@ -138,10 +145,10 @@ macro_rules! account_stores {
 
             async fn update_profile(
                 &self,
-                id: $crate::account::UserId,
+                id: UserId,
                 name: Option<Option<String>>,
                 email: Option<Option<String>>,
-            ) -> $crate::store::StoreResult<Option<$crate::account::User>> {
+            ) -> StoreResult<Option<User>> {
                 let row = sqlx::query(
                     "UPDATE users SET name = CASE WHEN $1 THEN $2 ELSE name END,
                                       email = CASE WHEN $3 THEN $4 ELSE email END
@@ -159,7 +166,7 @@ macro_rules! account_stores {
                 row.as_ref().map(user_from_row).transpose()
             }
 
-            async fn delete(&self, id: $crate::account::UserId) -> $crate::store::StoreResult<bool> {
+            async fn delete(&self, id: UserId) -> StoreResult<bool> {
                 let done = sqlx::query("DELETE FROM users WHERE id = $1")
                     .bind(id)
                     .execute(&self.pool)
@@ -170,9 +177,9 @@ macro_rules! account_stores {
 
             async fn set_password_hash(
                 &self,
-                id: $crate::account::UserId,
+                id: UserId,
                 hash: &str,
-            ) -> $crate::store::StoreResult<bool> {
+            ) -> StoreResult<bool> {
                 let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
                     .bind(hash)
                     .bind(id)
@@ -184,11 +191,11 @@ macro_rules! account_stores {
         }
 
         #[async_trait::async_trait]
-        impl $crate::store::SessionStore for $store {
+        impl SessionStore for $store {
             async fn create(
                 &self,
-                s: &$crate::store::SessionRecord,
-            ) -> $crate::store::StoreResult<()> {
+                s: &SessionRecord,
+            ) -> StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO sessions (id, secret_hash, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -211,7 +218,7 @@ macro_rules! account_stores {
             async fn find_by_secret_hash(
                 &self,
                 hash: &[u8; 32],
-            ) -> $crate::store::StoreResult<Option<$crate::store::SessionRecord>> {
+            ) -> StoreResult<Option<SessionRecord>> {
                 let row = sqlx::query("SELECT id, secret_hash, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip FROM sessions WHERE secret_hash = $1")
                     .bind(&hash[..])
                     .fetch_optional(&self.pool)
@@ -223,8 +230,8 @@ macro_rules! account_stores {
             async fn touch(
                 &self,
                 id: &str,
-                last_seen_at: time::OffsetDateTime,
-            ) -> $crate::store::StoreResult<()> {
+                last_seen_at: OffsetDateTime,
+            ) -> StoreResult<()> {
                 // One statement, and the time never moves back: two nodes touching one session
                 // at once cannot undo each other.
                 sqlx::query(
@@ -238,7 +245,7 @@ macro_rules! account_stores {
                 Ok(())
             }
 
-            async fn delete(&self, id: &str) -> $crate::store::StoreResult<bool> {
+            async fn delete(&self, id: &str) -> StoreResult<bool> {
                 let done = sqlx::query("DELETE FROM sessions WHERE id = $1")
                     .bind(id)
                     .execute(&self.pool)
@@ -249,8 +256,8 @@ macro_rules! account_stores {
 
             async fn delete_for_user(
                 &self,
-                user_id: $crate::account::UserId,
-            ) -> $crate::store::StoreResult<u64> {
+                user_id: UserId,
+            ) -> StoreResult<u64> {
                 let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
                     .bind(user_id)
                     .execute(&self.pool)
@@ -261,8 +268,8 @@ macro_rules! account_stores {
 
             async fn list_for_user(
                 &self,
-                user_id: $crate::account::UserId,
-            ) -> $crate::store::StoreResult<Vec<$crate::store::SessionRecord>> {
+                user_id: UserId,
+            ) -> StoreResult<Vec<SessionRecord>> {
                 let rows = sqlx::query("SELECT id, secret_hash, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip FROM sessions WHERE user_id = $1 ORDER BY created_at, id")
                 .bind(user_id)
                 .fetch_all(&self.pool)
@@ -273,9 +280,9 @@ macro_rules! account_stores {
 
             async fn delete_others(
                 &self,
-                user_id: $crate::account::UserId,
+                user_id: UserId,
                 keep: &str,
-            ) -> $crate::store::StoreResult<u64> {
+            ) -> StoreResult<u64> {
                 let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
                     .bind(user_id)
                     .bind(keep)
@@ -287,9 +294,9 @@ macro_rules! account_stores {
 
             async fn delete_expired(
                 &self,
-                now: time::OffsetDateTime,
-                idle: $crate::store::IdleCutoffs,
-            ) -> $crate::store::StoreResult<u64> {
+                now: OffsetDateTime,
+                idle: IdleCutoffs,
+            ) -> StoreResult<u64> {
                 let done = sqlx::query(
                     "DELETE FROM sessions WHERE expires_at <= $1
                         OR (NOT remember AND last_seen_at <= $2) OR (remember AND last_seen_at <= $3)",
@@ -305,8 +312,8 @@ macro_rules! account_stores {
 
             async fn count_active(
                 &self,
-                now: time::OffsetDateTime,
-            ) -> $crate::store::StoreResult<u64> {
+                now: OffsetDateTime,
+            ) -> StoreResult<u64> {
                 let n: i64 =
                     sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE expires_at > $1")
                         .bind(now.unix_timestamp())
@@ -318,8 +325,8 @@ macro_rules! account_stores {
         }
 
         #[async_trait::async_trait]
-        impl $crate::store::Ping for $store {
-            async fn ping(&self) -> $crate::store::StoreResult<()> {
+        impl Ping for $store {
+            async fn ping(&self) -> StoreResult<()> {
                 sqlx::query("SELECT 1")
                     .execute(&self.pool)
                     .await

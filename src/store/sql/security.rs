@@ -4,21 +4,26 @@
 /// [`AuditStore`](crate::store::AuditStore) for `$store`; see `account_stores!`.
 macro_rules! security_stores {
     ($store:ty, $row:ty) => {
-        fn counter(count: i64, window_start: i64, window: time::Duration) -> $crate::store::Counter {
-            $crate::store::Counter {
+        use sqlx::Row as _;
+        use time::{Duration, OffsetDateTime};
+        use $crate::clock::from_unix;
+        use $crate::store::{AuditEvent, AuditStore, Counter, StoreResult, ThrottleStore};
+
+        fn counter(count: i64, window_start: i64, window: Duration) -> Counter {
+            Counter {
                 count: u32::try_from(count).unwrap_or(u32::MAX),
-                resets_at: $crate::clock::from_unix(window_start) + window,
+                resets_at: from_unix(window_start) + window,
             }
         }
 
         #[async_trait::async_trait]
-        impl $crate::store::ThrottleStore for $store {
+        impl ThrottleStore for $store {
             async fn hit(
                 &self,
                 key: &str,
-                now: time::OffsetDateTime,
-                window: time::Duration,
-            ) -> $crate::store::StoreResult<$crate::store::Counter> {
+                now: OffsetDateTime,
+                window: Duration,
+            ) -> StoreResult<Counter> {
                 // One statement, so concurrent failures never lose a count; a window that has
                 // passed starts again from one.
                 let row: (i64, i64) = sqlx::query_as(
@@ -42,9 +47,9 @@ macro_rules! security_stores {
             async fn peek(
                 &self,
                 key: &str,
-                now: time::OffsetDateTime,
-                window: time::Duration,
-            ) -> $crate::store::StoreResult<$crate::store::Counter> {
+                now: OffsetDateTime,
+                window: Duration,
+            ) -> StoreResult<Counter> {
                 let row: Option<(i64, i64)> = sqlx::query_as(
                     "SELECT count, window_start FROM throttle_counters
                      WHERE key = $1 AND window_start > $2",
@@ -56,14 +61,14 @@ macro_rules! security_stores {
                 .map_err(db_error)?;
                 Ok(match row {
                     Some((count, start)) => counter(count, start, window),
-                    None => $crate::store::Counter {
+                    None => Counter {
                         count: 0,
                         resets_at: now,
                     },
                 })
             }
 
-            async fn clear(&self, key: &str) -> $crate::store::StoreResult<()> {
+            async fn clear(&self, key: &str) -> StoreResult<()> {
                 sqlx::query("DELETE FROM throttle_counters WHERE key = $1")
                     .bind(key)
                     .execute(&self.pool)
@@ -74,11 +79,11 @@ macro_rules! security_stores {
         }
 
         #[async_trait::async_trait]
-        impl $crate::store::AuditStore for $store {
+        impl AuditStore for $store {
             async fn record(
                 &self,
-                e: &$crate::store::AuditEvent,
-            ) -> $crate::store::StoreResult<()> {
+                e: &AuditEvent,
+            ) -> StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO audit_events (at, kind, user_id, username, ip, detail)
                      VALUES ($1, $2, $3, $4, $5, $6)",
@@ -98,11 +103,10 @@ macro_rules! security_stores {
             async fn list(
                 &self,
                 username: Option<&str>,
-                since: Option<time::OffsetDateTime>,
+                since: Option<OffsetDateTime>,
                 limit: u32,
-            ) -> $crate::store::StoreResult<Vec<$crate::store::AuditEvent>> {
-                use sqlx::Row;
-                let rows = sqlx::query(
+            ) -> StoreResult<Vec<AuditEvent>> {
+                    let rows = sqlx::query(
                     "SELECT * FROM (
                          SELECT at, kind, user_id, username, ip, detail, id FROM audit_events
                          WHERE ($1 IS NULL OR lower(username) = lower($1))
@@ -111,15 +115,15 @@ macro_rules! security_stores {
                      ) AS newest ORDER BY at, id",
                 )
                 .bind(username)
-                .bind(since.map(time::OffsetDateTime::unix_timestamp))
+                .bind(since.map(OffsetDateTime::unix_timestamp))
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_error)?;
                 rows.iter()
                     .map(|row: &$row| {
-                        Ok($crate::store::AuditEvent {
-                            at: $crate::clock::from_unix(row.try_get("at").map_err(db_error)?),
+                        Ok(AuditEvent {
+                            at: from_unix(row.try_get("at").map_err(db_error)?),
                             kind: row.try_get("kind").map_err(db_error)?,
                             user_id: row.try_get("user_id").map_err(db_error)?,
                             username: row.try_get("username").map_err(db_error)?,
