@@ -578,12 +578,11 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
             db.url
         ));
     }
-    if !db.session_store.is_empty()
-        && !db.session_store.starts_with("redis://")
-        && !db.session_store.starts_with("rediss://")
-    {
+    if db.session_store.starts_with("rediss://") {
+        problems.push("database.session_store: this build has no TLS client for Redis (rediss://); reach Redis over a private network or a TLS tunnel with redis://".into());
+    } else if !db.session_store.is_empty() && !db.session_store.starts_with("redis://") {
         problems.push(format!(
-            "database.session_store = {:?}: write redis://HOST:PORT[/DB] (or rediss:// for TLS), or \"\" to keep sessions in database.url",
+            "database.session_store = {:?}: write redis://[:PASSWORD@]HOST:PORT[/DB], or \"\" to keep sessions in database.url",
             db.session_store
         ));
     }
@@ -1005,7 +1004,7 @@ mod tests {
             &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)],
         );
         assert!(text.contains("postgres://USER"), "{text}");
-        assert!(text.contains("redis://HOST:PORT"), "{text}");
+        assert!(text.contains("redis://[:PASSWORD@]HOST:PORT"), "{text}");
         assert!(text.contains("between 10 and 30000"), "{text}");
         let config = Config::from_sources(
             "[database]\nurl = \"postgres://gh@db/gh\"\nsession_store = \"redis://cache:6379/0\"\n",
@@ -1016,6 +1015,11 @@ mod tests {
             config.database.session_store.as_deref(),
             Some("redis://cache:6379/0")
         );
+        let text = problems(
+            "[database]\nsession_store = \"rediss://cache:6380/0\"\n",
+            &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)],
+        );
+        assert!(text.contains("no TLS client for Redis"), "{text}");
     }
 
     #[test]

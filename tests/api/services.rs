@@ -286,8 +286,14 @@ pub async fn create_database(server: &str) -> String {
         .execute(&mut conn)
         .await
         .expect("a test database is created");
-    let base = server.rsplit_once('/').expect("a database in the URL").0;
-    format!("{base}/{name}")
+    let (url, query) = server.split_once('?').unwrap_or((server, ""));
+    let base = url.rsplit_once('/').expect("a database in the URL").0;
+    let query = if query.is_empty() {
+        String::new()
+    } else {
+        format!("?{query}")
+    };
+    format!("{base}/{name}{query}")
 }
 
 /// A Redis server started by hand, for tests that stop and restart it. Its data is kept in an
