@@ -83,10 +83,51 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://…`: users, audit, directory, and (without a
+    /// `session_store`) sessions and throttle counters.
     pub url: String,
     pub max_connections: u32,
+    /// `redis://…` to keep sessions and throttle counters in Redis; `None` keeps them in `url`.
+    pub session_store: Option<String>,
+    /// Prefix of every Redis key, so several deployments can share one Redis.
+    pub redis_key_prefix: String,
+    /// Longest any one store operation may take before it fails as unavailable.
+    pub timeout: std::time::Duration,
+}
+
+impl DatabaseConfig {
+    /// `url` without its credentials, for printing.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.url)
+    }
+}
+
+/// `scheme://user:password@host/...` -> `scheme://[redacted]@host/...`.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://[redacted]@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Database and Redis URLs may carry passwords; `Debug` never shows them.
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field(
+                "session_store",
+                &self.session_store.as_deref().map(redact_url),
+            )
+            .field("redis_key_prefix", &self.redis_key_prefix)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -227,6 +268,9 @@ impl Default for RawThrottle {
 struct RawDatabase {
     url: String,
     max_connections: u32,
+    session_store: String,
+    redis_key_prefix: String,
+    timeout_ms: u64,
 }
 
 impl Default for RawDatabase {
@@ -234,6 +278,9 @@ impl Default for RawDatabase {
         Self {
             url: "sqlite://data/gatehouse.db".into(),
             max_connections: 8,
+            session_store: String::new(),
+            redis_key_prefix: "gatehouse:".into(),
+            timeout_ms: 500,
         }
     }
 }
@@ -521,10 +568,28 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         problems.push("server.max_body_bytes must be at least 1024".into());
     }
 
-    if !raw.database.url.starts_with("sqlite:") {
+    let db = &raw.database;
+    if !["sqlite:", "postgres://", "postgresql://"]
+        .iter()
+        .any(|scheme| db.url.starts_with(scheme))
+    {
         problems.push(format!(
-            "database.url = {:?}: this build supports sqlite://PATH (e.g. \"sqlite://data/gatehouse.db\")",
-            raw.database.url
+            "database.url = {:?}: write sqlite://PATH (e.g. \"sqlite://data/gatehouse.db\") or postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+            db.url
+        ));
+    }
+    if db.session_store.starts_with("rediss://") {
+        problems.push("database.session_store: this build has no TLS client for Redis (rediss://); reach Redis over a private network or a TLS tunnel with redis://".into());
+    } else if !db.session_store.is_empty() && !db.session_store.starts_with("redis://") {
+        problems.push(format!(
+            "database.session_store = {:?}: write redis://[:PASSWORD@]HOST:PORT[/DB], or \"\" to keep sessions in database.url",
+            db.session_store
+        ));
+    }
+    if !(10..=30_000).contains(&db.timeout_ms) {
+        problems.push(format!(
+            "database.timeout_ms = {}: use a value between 10 and 30000 (default 500); requests wait this long for a store before answering 503 store_unavailable",
+            db.timeout_ms
         ));
     }
     if raw.database.max_connections == 0 {
@@ -751,6 +816,9 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
             database: DatabaseConfig {
                 url: raw.database.url,
                 max_connections: raw.database.max_connections,
+                session_store: Some(raw.database.session_store).filter(|s| !s.is_empty()),
+                redis_key_prefix: raw.database.redis_key_prefix,
+                timeout: std::time::Duration::from_millis(raw.database.timeout_ms),
             },
             secret_keys,
             throttle,
@@ -797,6 +865,7 @@ mod tests {
         let table: toml::Table = toml::from_str(text).unwrap();
         let keys = |section: &str| table[section].as_table().unwrap().len();
         assert_eq!(keys("server"), 5);
+        assert_eq!(keys("database"), 5);
         assert_eq!(keys("session"), 6);
         assert_eq!(keys("throttle"), 4);
         assert_eq!(keys("password"), 4);
@@ -911,6 +980,46 @@ mod tests {
             )
             .contains("listen_port")
         );
+    }
+
+    #[test]
+    fn store_passwords_never_appear_in_debug_output() {
+        let config = Config::from_sources(
+            "[database]\nurl = \"postgres://gh:pg-secret@db/gh\"\nsession_store = \"redis://:redis-secret@cache/0\"\n",
+            env(&[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]),
+        )
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("pg-secret") && !shown.contains("redis-secret"),
+            "{shown}"
+        );
+        assert!(shown.contains("postgres://[redacted]@db/gh"), "{shown}");
+    }
+
+    #[test]
+    fn unknown_store_schemes_are_refused_with_the_fix() {
+        let text = problems(
+            "[database]\nurl = \"mysql://db/x\"\nsession_store = \"memcached://m\"\ntimeout_ms = 0\n",
+            &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)],
+        );
+        assert!(text.contains("postgres://USER"), "{text}");
+        assert!(text.contains("redis://[:PASSWORD@]HOST:PORT"), "{text}");
+        assert!(text.contains("between 10 and 30000"), "{text}");
+        let config = Config::from_sources(
+            "[database]\nurl = \"postgres://gh@db/gh\"\nsession_store = \"redis://cache:6379/0\"\n",
+            env(&[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.database.session_store.as_deref(),
+            Some("redis://cache:6379/0")
+        );
+        let text = problems(
+            "[database]\nsession_store = \"rediss://cache:6380/0\"\n",
+            &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)],
+        );
+        assert!(text.contains("no TLS client for Redis"), "{text}");
     }
 
     #[test]

@@ -87,8 +87,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(args) => audit::run(load()?, args).await,
         Command::Migrate => {
             let config = load()?;
-            crate::store::Stores::open(&config.database).await?;
-            println!("database {} is up to date", config.database.url);
+            crate::store::Stores::open(&config.database, &config.session).await?;
+            println!("database {} is up to date", config.database.redacted_url());
             Ok(())
         }
         Command::Openapi => {

@@ -34,6 +34,9 @@ async fn healthz() -> Json<Status> {
     (status = 503, description = "`store_unavailable`", body = ErrorBody),
 ))]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
-    state.stores.sessions.ping().await?;
+    if let Err((store, e)) = state.stores.ping().await {
+        tracing::warn!(store, error = %e, "readiness check failed");
+        return Err(e.into());
+    }
     Ok(Json(Status { status: "ready" }))
 }

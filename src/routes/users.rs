@@ -326,7 +326,7 @@ async fn delete_account(
         &headers,
     )
     .await?;
-    state.stores.users.delete(user.id).await?;
+    state.stores.delete_user(user.id).await?;
     let (csrf, cookies) = state.sessions.end(&context).await?;
     audit::record(
         &state,

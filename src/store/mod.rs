@@ -1,9 +1,15 @@
-//! Persistence behind small traits: [`UserStore`] and [`SessionStore`].
+//! Persistence behind small traits: users, sessions, throttle counters, audit, directory.
 //!
 //! Handlers and the session layer only see `Arc<dyn Trait>`; each backend lives in its own file
-//! and is held to the same behaviour by one conformance suite (`tests/api/store.rs`).
+//! (SQLite and PostgreSQL share their SQL through `sql`; Redis holds sessions and throttle
+//! counters) and is held to the same behaviour by one conformance suite (`tests/api/store.rs`).
+//! Every operation is bounded in time (`bounded`), so a store that does not answer fails fast.
 //! Expiry is decided by the caller with the injected clock; stores only keep times.
 
+mod bounded;
+mod postgres;
+mod redis;
+mod sql;
 mod sqlite;
 
 use std::sync::Arc;
@@ -12,10 +18,12 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::account::{User, UserId, Username};
-use crate::config::DatabaseConfig;
+use crate::config::{DatabaseConfig, SessionConfig};
 use crate::directory::{Employee, EmployeeId, EmployeeInput, EmployeeSummary};
 use crate::roles::Role;
 
+pub use postgres::PostgresStore;
+pub use redis::RedisStore;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +121,11 @@ pub trait SessionStore: Send + Sync + 'static {
     ) -> StoreResult<u64>;
     /// Sessions not past their absolute expiry.
     async fn count_active(&self, now: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// A cheap round trip to a backend, for `/readyz`.
+#[async_trait]
+pub trait Ping: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 }
 
@@ -205,18 +218,71 @@ pub struct Stores {
     pub employees: Arc<dyn EmployeeStore>,
     pub throttle: Arc<dyn ThrottleStore>,
     pub audit: Arc<dyn AuditStore>,
+    /// Every backend in use, by name, for readiness checks.
+    backends: Vec<(&'static str, Arc<dyn Ping>)>,
+}
+
+/// Everything a relational backend holds.
+trait SqlBackend: UserStore + SessionStore + EmployeeStore + ThrottleStore + AuditStore + Ping {}
+impl<T: UserStore + SessionStore + EmployeeStore + ThrottleStore + AuditStore + Ping> SqlBackend
+    for T
+{
 }
 
 impl Stores {
-    /// Opens the database named in the config, applying pending migrations.
-    pub async fn open(config: &DatabaseConfig) -> anyhow::Result<Self> {
-        let sqlite = Arc::new(SqliteStore::open(config).await?);
-        Ok(Self {
-            users: sqlite.clone(),
-            sessions: sqlite.clone(),
-            employees: sqlite.clone(),
-            throttle: sqlite.clone(),
-            audit: sqlite,
-        })
+    /// Opens the database named by `database.url` (`sqlite://` or `postgres://`), applying
+    /// pending migrations, and Redis when `database.session_store` names it; every operation
+    /// is then limited to `database.timeout`.
+    pub async fn open(database: &DatabaseConfig, session: &SessionConfig) -> anyhow::Result<Self> {
+        let stores = if database.url.starts_with("sqlite:") {
+            Self::sql("sqlite", Arc::new(SqliteStore::open(database).await?))
+        } else {
+            Self::sql("postgres", Arc::new(PostgresStore::open(database).await?))
+        };
+        let stores = match &database.session_store {
+            Some(url) => stores.with_sessions_in(
+                "redis",
+                Arc::new(RedisStore::open(url, database, session).await?),
+            ),
+            None => stores,
+        };
+        Ok(stores.bounded(database.timeout))
+    }
+
+    fn sql(name: &'static str, store: Arc<impl SqlBackend>) -> Self {
+        Self {
+            users: store.clone(),
+            sessions: store.clone(),
+            employees: store.clone(),
+            throttle: store.clone(),
+            audit: store.clone(),
+            backends: vec![(name, store)],
+        }
+    }
+
+    /// Keeps sessions and throttle counters in `store` instead.
+    fn with_sessions_in(
+        mut self,
+        name: &'static str,
+        store: Arc<impl SessionStore + ThrottleStore + Ping>,
+    ) -> Self {
+        self.sessions = store.clone();
+        self.throttle = store.clone();
+        self.backends.push((name, store));
+        self
+    }
+
+    /// Checks every backend; the first that fails, by name.
+    pub async fn ping(&self) -> Result<(), (&'static str, StoreError)> {
+        for (name, backend) in &self.backends {
+            backend.ping().await.map_err(|e| (*name, e))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes a user and every session of theirs, wherever sessions are kept.
+    pub async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
+        self.sessions.delete_for_user(id).await?;
+        self.users.delete(id).await
     }
 }

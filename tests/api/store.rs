@@ -1,8 +1,11 @@
-//! The store conformance suite: every backend must behave the same. Run here against SQLite;
-//! later backends call the same functions.
+//! The store conformance suite: every backend must behave the same. The same functions run
+//! against SQLite, PostgreSQL, and Redis (sessions and throttle counters, beside PostgreSQL).
 
+use std::any::Any;
+
+use gatehouse::Config;
 use gatehouse::account::Username;
-use gatehouse::config::DatabaseConfig;
+use gatehouse::directory::EmployeeInput;
 use gatehouse::roles::Role;
 use gatehouse::store::{
     AuditEvent, Counter, IdleCutoffs, NewUser, SessionRecord, StoreError, Stores, UserUpdate,
@@ -36,6 +39,12 @@ fn session(id: &str, user_id: i64, byte: u8) -> SessionRecord {
         user_agent: Some("test".into()),
         ip: Some("127.0.0.1".into()),
     }
+}
+
+/// The ids of a user's sessions, in the store's order.
+async fn session_ids(stores: &Stores, user_id: i64) -> Vec<String> {
+    let sessions = stores.sessions.list_for_user(user_id).await.unwrap();
+    sessions.into_iter().map(|s| s.id).collect()
 }
 
 pub async fn users_conform(stores: &Stores) {
@@ -132,8 +141,8 @@ pub async fn users_conform(stores: &Stores) {
         .unwrap()
         .unwrap();
     assert_eq!(profile.name, None);
-    assert!(stores.users.delete(alice.id).await.unwrap());
-    assert!(!stores.users.delete(alice.id).await.unwrap());
+    assert!(stores.delete_user(alice.id).await.unwrap());
+    assert!(!stores.delete_user(alice.id).await.unwrap());
     assert!(stores.users.get(alice.id).await.unwrap().is_none());
 }
 
@@ -183,14 +192,7 @@ pub async fn sessions_conform(stores: &Stores) {
         "touch never moves time back"
     );
 
-    let listed: Vec<_> = stores
-        .sessions
-        .list_for_user(alice)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let listed = session_ids(stores, alice).await;
     assert_eq!(listed, ["s1", "s2"]);
     assert!(stores.sessions.delete("s1").await.unwrap());
     assert!(!stores.sessions.delete("s1").await.unwrap());
@@ -224,14 +226,7 @@ pub async fn sessions_conform(stores: &Stores) {
         stores.sessions.delete_expired(now, cutoffs).await.unwrap(),
         2
     );
-    let left: Vec<_> = stores
-        .sessions
-        .list_for_user(bob)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let left = session_ids(stores, bob).await;
     assert_eq!(left, ["s5"]);
 
     stores
@@ -245,20 +240,111 @@ pub async fn sessions_conform(stores: &Stores) {
         .await
         .unwrap();
     assert_eq!(stores.sessions.delete_others(bob, "s6").await.unwrap(), 1);
-    let left: Vec<_> = stores
-        .sessions
-        .list_for_user(bob)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let left = session_ids(stores, bob).await;
     assert_eq!(left, ["s6"]);
     assert_eq!(stores.sessions.list_for_user(alice).await.unwrap().len(), 1);
-    stores.sessions.ping().await.unwrap();
+    stores.ping().await.unwrap();
+
+    // Deleting a user ends their sessions, wherever sessions are kept.
+    assert!(stores.delete_user(alice).await.unwrap());
+    assert!(
+        stores
+            .sessions
+            .find_by_secret_hash(&[7; 32])
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        stores
+            .sessions
+            .list_for_user(alice)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
-pub async fn throttle_conforms(stores: &Stores) {
+pub async fn concurrent_updates_conform(stores: &Stores) {
+    let alice = stores.users.create(new_user("alice")).await.unwrap().id;
+    stores
+        .sessions
+        .create(&session("s1", alice, 1))
+        .await
+        .unwrap();
+    // Many nodes touching one session at once: the latest time wins, whatever the order.
+    let touches: Vec<_> = (1..=30)
+        .map(|minute| {
+            let sessions = stores.sessions.clone();
+            tokio::spawn(async move {
+                sessions
+                    .touch("s1", t0() + Duration::minutes(minute))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for task in touches {
+        task.await.unwrap();
+    }
+    let found = stores.sessions.find_by_secret_hash(&[1; 32]).await.unwrap();
+    assert_eq!(found.unwrap().last_seen_at, t0() + Duration::minutes(30));
+
+    // Sessions created at once are all indexed under their user.
+    let creates: Vec<_> = (0..20u8)
+        .map(|n| {
+            let sessions = stores.sessions.clone();
+            tokio::spawn(async move {
+                sessions
+                    .create(&session(&format!("c{n:02}"), alice, 100 + n))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for task in creates {
+        task.await.unwrap();
+    }
+    assert_eq!(
+        stores.sessions.list_for_user(alice).await.unwrap().len(),
+        21
+    );
+
+    // A revocation racing touches stays revoked: a touch never brings a session back.
+    let revoke = {
+        let sessions = stores.sessions.clone();
+        tokio::spawn(async move { sessions.delete_others(alice, "s1").await.unwrap() })
+    };
+    let racing: Vec<_> = (0..20u8)
+        .map(|n| {
+            let sessions = stores.sessions.clone();
+            tokio::spawn(async move {
+                sessions
+                    .touch(&format!("c{n:02}"), t0() + Duration::hours(2))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    assert_eq!(revoke.await.unwrap(), 20);
+    for task in racing {
+        task.await.unwrap();
+    }
+    let left = session_ids(stores, alice).await;
+    assert_eq!(left, ["s1"]);
+    for n in 0..20u8 {
+        assert_eq!(
+            stores
+                .sessions
+                .find_by_secret_hash(&[100 + n; 32])
+                .await
+                .unwrap(),
+            None
+        );
+    }
+}
+
+pub async fn throttle_counters_conform(stores: &Stores) {
     let window = Duration::minutes(15);
     let t = stores.throttle.as_ref();
     assert_eq!(t.peek("k", t0(), window).await.unwrap().count, 0);
@@ -307,7 +393,7 @@ pub async fn throttle_conforms(stores: &Stores) {
     assert_eq!(t.peek("c", t0(), window).await.unwrap().count, 40);
 }
 
-pub async fn audit_conforms(stores: &Stores) {
+pub async fn audit_trail_conforms(stores: &Stores) {
     let event = |minute: i64, kind: &str, user: Option<&str>| AuditEvent {
         at: t0() + Duration::minutes(minute),
         kind: kind.into(),
@@ -351,54 +437,189 @@ pub async fn audit_conforms(stores: &Stores) {
     assert_eq!(newest[0].kind, "logout");
 }
 
-async fn sqlite() -> (tempfile::TempDir, Stores) {
-    let dir = tempfile::tempdir().unwrap();
-    let config = DatabaseConfig {
-        url: format!("sqlite://{}", dir.path().join("nested/store.db").display()),
-        max_connections: 4,
+pub async fn employee_directory_conforms(stores: &Stores) {
+    let e = stores.employees.as_ref();
+    let input = |first: &str, last: &str, manager: Option<i64>| EmployeeInput {
+        first_name: Some(first.into()),
+        last_name: Some(last.into()),
+        manager_id: manager,
+        title: Some("Engineer".into()),
+        ..EmployeeInput::default()
     };
-    (dir, Stores::open(&config).await.unwrap())
+    assert_eq!(e.count().await.unwrap(), 0);
+    let boss = e.create(&input("Zoe", "Adams", None), t0()).await.unwrap();
+    let mid = e
+        .create(&input("amy", "baker", Some(boss.id)), t0())
+        .await
+        .unwrap();
+    let later = t0() + Duration::minutes(5);
+    let low = e
+        .create(&input("Bea", "Baker", Some(mid.id)), later)
+        .await
+        .unwrap();
+    assert_eq!(
+        (low.manager_first_name.as_deref(), low.title.as_deref()),
+        (Some("amy"), Some("Engineer"))
+    );
+    assert_eq!(low.department, None);
+    assert!(matches!(
+        e.create(&input("No", "Boss", Some(9999)), t0()).await,
+        Err(StoreError::UnknownManager)
+    ));
+    // Ordered by last name, then first name, ignoring case.
+    let names: Vec<_> = e
+        .list(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.first_name)
+        .collect();
+    assert_eq!(names, ["Zoe", "amy", "Bea"]);
+    let found: Vec<_> = e.list(Some("AMY B")).await.unwrap();
+    assert_eq!((found.len(), found[0].id), (1, mid.id));
+    assert!(
+        e.list(Some("%")).await.unwrap().is_empty(),
+        "LIKE wildcards are literal"
+    );
+    assert_eq!(e.get(boss.id).await.unwrap().unwrap().report_count, 1);
+    assert_eq!(e.reports(mid.id).await.unwrap()[0].id, low.id);
+    assert_eq!(e.modified_since(t0()).await.unwrap().len(), 1);
+    assert_eq!(e.manager_of(low.id).await.unwrap(), Some(Some(mid.id)));
+    assert_eq!(e.manager_of(9999).await.unwrap(), None);
+    let renamed = e
+        .update(mid.id, &input("Amy", "Baker", Some(boss.id)), later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(renamed.first_name, "Amy");
+    assert!(
+        e.update(9999, &input("X", "Y", None), later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Deleting a manager moves their reports up to their own manager.
+    assert!(e.delete(mid.id, later).await.unwrap());
+    assert!(!e.delete(mid.id, later).await.unwrap());
+    assert_eq!(e.manager_of(low.id).await.unwrap(), Some(Some(boss.id)));
+    assert_eq!(e.count().await.unwrap(), 2);
+    assert!(gatehouse::directory::seed_if_empty(e, t0()).await.unwrap() == 0);
 }
 
-#[tokio::test]
-async fn sqlite_users_conform() {
-    let (_dir, stores) = sqlite().await;
-    users_conform(&stores).await;
+/// Stores as `gatehouse serve` opens them for these `GATEHOUSE__*` settings.
+pub async fn open(settings: &[(&str, String)]) -> Stores {
+    let mut env = vec![(
+        "GATEHOUSE__SECURITY__SECRET_KEY".to_owned(),
+        crate::support::SECRET_KEY.to_owned(),
+    )];
+    env.extend(
+        settings
+            .iter()
+            .map(|(k, v)| (format!("GATEHOUSE__{k}"), v.clone())),
+    );
+    let config = Config::from_sources("", env).unwrap_or_else(|e| panic!("{e}"));
+    Stores::open(&config.database, &config.session)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"))
 }
 
-#[tokio::test]
-async fn sqlite_sessions_conform() {
-    let (_dir, stores) = sqlite().await;
-    sessions_conform(&stores).await;
-}
-
-#[tokio::test]
-async fn sqlite_throttle_counters_conform() {
-    let (_dir, stores) = sqlite().await;
-    throttle_conforms(&stores).await;
-}
-
-#[tokio::test]
-async fn sqlite_audit_trail_conforms() {
-    let (_dir, stores) = sqlite().await;
-    audit_conforms(&stores).await;
-}
-
-#[tokio::test]
-async fn deleting_a_user_deletes_their_sessions() {
-    let (dir, stores) = sqlite().await;
-    let id = stores.users.create(new_user("alice")).await.unwrap().id;
-    stores.sessions.create(&session("s1", id, 1)).await.unwrap();
-    use sqlx::Connection;
+/// A fresh SQLite file; the guard keeps its folder.
+async fn sqlite() -> (Box<dyn Any>, Stores) {
+    let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("nested/store.db").display());
-    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query("PRAGMA foreign_keys = ON")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    sqlx::query("DELETE FROM users")
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    assert!(stores.sessions.list_for_user(id).await.unwrap().is_empty());
+    (Box::new(dir), open(&[("DATABASE__URL", url)]).await)
 }
+
+/// A fresh PostgreSQL database.
+async fn postgres() -> (Box<dyn Any>, Stores) {
+    let url = crate::services::postgres_database().await;
+    (Box::new(()), open(&[("DATABASE__URL", url)]).await)
+}
+
+/// Sessions and throttle counters in Redis (under a fresh key prefix), the rest in PostgreSQL.
+async fn redis() -> (Box<dyn Any>, Stores) {
+    (Box::new(()), redis_with(&[]).await)
+}
+
+async fn redis_with(settings: &[(&str, String)]) -> Stores {
+    let url = crate::services::postgres_database().await;
+    let (redis, prefix) = crate::services::redis();
+    let mut all = vec![
+        ("DATABASE__URL", url),
+        ("DATABASE__SESSION_STORE", redis),
+        ("DATABASE__REDIS_KEY_PREFIX", prefix),
+    ];
+    all.extend(settings.iter().cloned());
+    open(&all).await
+}
+
+#[tokio::test]
+async fn redis_forgets_sessions_at_their_idle_or_absolute_expiry_by_itself() {
+    let stores = redis_with(&[
+        ("SESSION__IDLE_TIMEOUT_SECS", "2".into()),
+        ("SESSION__TOUCH_INTERVAL_SECS", "1".into()),
+    ])
+    .await;
+    let alice = stores.users.create(new_user("alice")).await.unwrap().id;
+    let now = OffsetDateTime::now_utc();
+    let at = |id: &str, byte: u8, lifetime: Duration, remember: bool| SessionRecord {
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + lifetime,
+        remember,
+        ..session(id, alice, byte)
+    };
+    // Idle for longer than the 2 s idle timeout; past its 1 s absolute lifetime; and a
+    // remembered session, whose idle timeout is days.
+    stores
+        .sessions
+        .create(&at("idle", 1, Duration::hours(1), false))
+        .await
+        .unwrap();
+    stores
+        .sessions
+        .create(&at("short", 2, Duration::seconds(1), true))
+        .await
+        .unwrap();
+    stores
+        .sessions
+        .create(&at("kept", 3, Duration::hours(1), true))
+        .await
+        .unwrap();
+    assert_eq!(stores.sessions.list_for_user(alice).await.unwrap().len(), 3);
+    tokio::time::sleep(std::time::Duration::from_millis(2600)).await;
+    for gone in [1, 2] {
+        assert_eq!(
+            stores
+                .sessions
+                .find_by_secret_hash(&[gone; 32])
+                .await
+                .unwrap(),
+            None
+        );
+    }
+    let left = session_ids(&stores, alice).await;
+    assert_eq!(left, ["kept"]);
+}
+
+/// The whole suite, once per backend: `store::BACKEND::SUITE`.
+macro_rules! conformance {
+    ($($backend:ident),*) => {$(
+        suites!($backend: users_conform, sessions_conform, concurrent_updates_conform,
+            throttle_counters_conform, audit_trail_conforms, employee_directory_conforms);
+    )*};
+}
+
+macro_rules! suites {
+    ($backend:ident: $($suite:ident),*) => {
+        mod $backend {$(
+            #[tokio::test]
+            async fn $suite() {
+                let (_guard, stores) = super::$backend().await;
+                super::$suite(&stores).await;
+            }
+        )*}
+    };
+}
+
+conformance!(sqlite, postgres, redis);

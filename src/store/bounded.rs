@@ -1,0 +1,128 @@
+//! A time limit on every store operation: a store that does not answer within
+//! `database.timeout` fails the operation as [`StoreError::Unavailable`] (503
+//! `store_unavailable`), so no request hangs on a dead or stalled backend. Dropping a pending
+//! operation leaves nothing half-written: each is one statement, one transaction, or one Redis
+//! script.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{
+    AuditEvent, AuditStore, Counter, Credentials, EmployeeStore, IdleCutoffs, NewUser, Ping,
+    SessionRecord, SessionStore, StoreError, StoreResult, Stores, ThrottleStore, UserStore,
+    UserUpdate,
+};
+use crate::account::{User, UserId, Username};
+use crate::directory::{Employee, EmployeeId, EmployeeInput, EmployeeSummary};
+
+struct Bounded<T: ?Sized> {
+    inner: Arc<T>,
+    limit: Duration,
+}
+
+impl<T: ?Sized> Bounded<T> {
+    fn wrap(inner: Arc<T>, limit: Duration) -> Arc<Self> {
+        Arc::new(Self { inner, limit })
+    }
+
+    async fn within<R>(&self, op: impl Future<Output = StoreResult<R>>) -> StoreResult<R> {
+        tokio::time::timeout(self.limit, op)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::Unavailable(format!(
+                    "no answer within {} ms",
+                    self.limit.as_millis()
+                )))
+            })
+    }
+}
+
+impl Stores {
+    pub(super) fn bounded(self, limit: Duration) -> Self {
+        Self {
+            users: Bounded::wrap(self.users, limit),
+            sessions: Bounded::wrap(self.sessions, limit),
+            employees: Bounded::wrap(self.employees, limit),
+            throttle: Bounded::wrap(self.throttle, limit),
+            audit: Bounded::wrap(self.audit, limit),
+            backends: self
+                .backends
+                .into_iter()
+                .map(|(name, b)| (name, Bounded::wrap(b, limit) as Arc<dyn Ping>))
+                .collect(),
+        }
+    }
+}
+
+/// Implements a store trait for `Bounded<dyn Trait>` by passing every call through `within`.
+macro_rules! bounded {
+    ($trait:ident { $(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)* }) => {
+        #[async_trait]
+        impl $trait for Bounded<dyn $trait> {
+            $(async fn $name(&self $(, $arg: $ty)*) -> StoreResult<$ret> {
+                self.within($trait::$name(&*self.inner $(, $arg)*)).await
+            })*
+        }
+    };
+}
+
+bounded!(UserStore {
+    fn create(&self, user: NewUser) -> User;
+    fn get(&self, id: UserId) -> Option<User>;
+    fn credentials(&self, username: &Username) -> Option<Credentials>;
+    fn list(&self) -> Vec<User>;
+    fn update(&self, id: UserId, update: UserUpdate) -> Option<User>;
+    fn set_password_hash(&self, id: UserId, hash: &str) -> bool;
+    fn update_profile(
+        &self,
+        id: UserId,
+        name: Option<Option<String>>,
+        email: Option<Option<String>>
+    ) -> Option<User>;
+    fn delete(&self, id: UserId) -> bool;
+});
+
+bounded!(SessionStore {
+    fn create(&self, session: &SessionRecord) -> ();
+    fn find_by_secret_hash(&self, hash: &[u8; 32]) -> Option<SessionRecord>;
+    fn touch(&self, id: &str, last_seen_at: OffsetDateTime) -> ();
+    fn delete(&self, id: &str) -> bool;
+    fn delete_for_user(&self, user_id: UserId) -> u64;
+    fn delete_others(&self, user_id: UserId, keep: &str) -> u64;
+    fn list_for_user(&self, user_id: UserId) -> Vec<SessionRecord>;
+    fn delete_expired(&self, now: OffsetDateTime, idle_cutoffs: IdleCutoffs) -> u64;
+    fn count_active(&self, now: OffsetDateTime) -> u64;
+});
+
+bounded!(ThrottleStore {
+    fn hit(&self, key: &str, now: OffsetDateTime, window: time::Duration) -> Counter;
+    fn peek(&self, key: &str, now: OffsetDateTime, window: time::Duration) -> Counter;
+    fn clear(&self, key: &str) -> ();
+});
+
+bounded!(AuditStore {
+    fn record(&self, event: &AuditEvent) -> ();
+    fn list(&self, username: Option<&str>, since: Option<OffsetDateTime>, limit: u32)
+        -> Vec<AuditEvent>;
+});
+
+bounded!(EmployeeStore {
+    fn list(&self, name: Option<&str>) -> Vec<EmployeeSummary>;
+    fn modified_since(&self, since: OffsetDateTime) -> Vec<EmployeeSummary>;
+    fn get(&self, id: EmployeeId) -> Option<Employee>;
+    fn reports(&self, id: EmployeeId) -> Vec<EmployeeSummary>;
+    fn manager_of(&self, id: EmployeeId) -> Option<Option<EmployeeId>>;
+    fn create(&self, input: &EmployeeInput, now: OffsetDateTime) -> Employee;
+    fn update(&self, id: EmployeeId, input: &EmployeeInput, now: OffsetDateTime)
+        -> Option<Employee>;
+    fn delete(&self, id: EmployeeId, now: OffsetDateTime) -> bool;
+    fn count(&self) -> i64;
+});
+
+bounded!(Ping {
+    fn ping(&self) -> ();
+});

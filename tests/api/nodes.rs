@@ -1,0 +1,258 @@
+//! Several stateless nodes: two `gatehouse serve` processes on their own ports share one
+//! PostgreSQL and one Redis, and a browser may reach either of them on any request.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::support::{API_ORIGIN, APP_ORIGIN, Browser, Req, SECRET_KEY};
+
+/// A `gatehouse serve` process configured by `GATEHOUSE__*` variables; killed when dropped.
+pub struct Node {
+    pub addr: String,
+    child: Child,
+}
+
+impl Node {
+    /// Starts the real binary with `settings` (names without the `GATEHOUSE__` prefix).
+    pub fn start(settings: &[(&str, String)]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gatehouse"));
+        command
+            .arg("serve")
+            .env("GATEHOUSE__SERVER__LISTEN", "127.0.0.1:0")
+            .env("GATEHOUSE__SERVER__PUBLIC_ORIGIN", API_ORIGIN)
+            .env("GATEHOUSE__SECURITY__SECRET_KEY", SECRET_KEY)
+            .env("GATEHOUSE__COOKIES__SECURE", "false")
+            .env(
+                "GATEHOUSE__CORS__ALLOWED_ORIGINS",
+                format!("[\"{APP_ORIGIN}\"]"),
+            )
+            .env("GATEHOUSE__LOG__FORMAT", "json")
+            .env_remove("RUST_LOG")
+            .env_remove("GATEHOUSE_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (name, value) in settings {
+            command.env(format!("GATEHOUSE__{name}"), value);
+        }
+        let mut child = command.spawn().expect("the gatehouse binary starts");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let addr = loop {
+            assert!(
+                Instant::now() < deadline,
+                "gatehouse did not report its address"
+            );
+            let line = lines.next().expect("gatehouse exited early").unwrap();
+            let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+                eprintln!("gatehouse: {line}");
+                continue;
+            };
+            if entry["fields"]["message"] == "gatehouse listening" {
+                break entry["fields"]["address"].as_str().unwrap().to_owned();
+            }
+        };
+        // Keep draining the log so the child never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { addr, child }
+    }
+
+    /// A browser on the allowlisted app origin, talking to this node.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
+            base: format!("http://{}", self.addr),
+            cookies: Default::default(),
+            origin: Some(APP_ORIGIN.into()),
+            csrf: None,
+        }
+    }
+
+    /// The same browser (cookies and token), now talking to this node.
+    pub fn take(&self, browser: &Browser) -> Browser {
+        Browser {
+            base: format!("http://{}", self.addr),
+            ..browser.clone()
+        }
+    }
+
+    /// Kills the process at once (SIGKILL).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// `None` while the process runs.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Two nodes on one fresh PostgreSQL database and one Redis key space.
+async fn two_nodes(extra: &[(&str, String)]) -> (Node, Node) {
+    let url = crate::services::postgres_database().await;
+    let (redis, prefix) = crate::services::redis();
+    let mut settings = vec![
+        ("DATABASE__URL", url),
+        ("DATABASE__SESSION_STORE", redis),
+        ("DATABASE__REDIS_KEY_PREFIX", prefix),
+    ];
+    settings.extend(extra.iter().cloned());
+    // The first node applies the migrations; then both start the same way.
+    let a = Node::start(&settings);
+    let b = Node::start(&settings);
+    (a, b)
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Signs `name` up through `node`, which logs the browser in.
+pub async fn sign_up(node: &Node, name: &str) -> Browser {
+    let mut browser = node.browser();
+    browser.get("/session").await;
+    let reply = browser
+        .post("/users", json!({"username": name, "password": PASSWORD}))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    browser
+}
+
+/// Logs `name` in through `node` from a new browser (another device).
+async fn log_in(node: &Node, name: &str) -> Browser {
+    let mut browser = node.browser();
+    let reply = browser.login(name, PASSWORD).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    browser
+}
+
+#[tokio::test]
+async fn login_through_node_a_works_on_node_b() {
+    let (a, b) = two_nodes(&[]).await;
+    let on_a = sign_up(&a, "alice").await;
+    let id = on_a.clone().get("/session").await.body["id"].clone();
+    let mut on_b = b.take(&on_a);
+    let reply = on_b.get("/session").await;
+    assert_eq!(
+        (reply.body["auth"].clone(), reply.body["id"].clone()),
+        (json!(true), id)
+    );
+    let me = on_b.get("/users/me").await;
+    assert_eq!(
+        (me.status, me.body["user"]["username"].clone()),
+        (200, json!("alice"))
+    );
+    let sessions = on_b.get("/sessions").await;
+    assert_eq!(sessions.body["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_session_revoked_through_node_b_is_refused_by_node_a_on_the_next_request() {
+    let (a, b) = two_nodes(&[]).await;
+    let mut laptop = sign_up(&a, "alice").await;
+    let mut phone = log_in(&a, "alice").await;
+    let phone_id = phone.get("/session").await.body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(phone.get("/users/me").await.status, 200);
+
+    let mut laptop_on_b = b.take(&laptop);
+    let revoked = laptop_on_b.delete(&format!("/sessions/{phone_id}")).await;
+    assert_eq!(revoked.status, 204, "{}", revoked.body);
+
+    let refused = phone.get("/users/me").await;
+    assert_eq!((refused.status, refused.code()), (401, "unauthenticated"));
+    assert_eq!(laptop.get("/users/me").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_password_change_on_node_a_ends_the_sessions_node_b_sees() {
+    let (a, b) = two_nodes(&[]).await;
+    let mut laptop = sign_up(&a, "alice").await;
+    let phone = log_in(&b, "alice").await;
+    let mut phone_on_b = b.take(&phone);
+    assert_eq!(phone_on_b.get("/users/me").await.status, 200);
+
+    let changed = laptop
+        .send(Req::new(Method::PUT, "/users/me/password").json(json!({
+            "current_password": PASSWORD,
+            "new_password": "a different long passphrase",
+        })))
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+
+    let refused = phone_on_b.get("/users/me").await;
+    assert_eq!((refused.status, refused.code()), (401, "unauthenticated"));
+    // The session that changed the password goes on, on either node.
+    assert_eq!(b.take(&laptop).get("/users/me").await.status, 200);
+}
+
+#[tokio::test]
+async fn failed_logins_are_counted_across_both_nodes() {
+    let limit = 4;
+    let (a, b) = two_nodes(&[(
+        "THROTTLE__MAX_FAILURES_PER_ACCOUNT_AND_IP",
+        limit.to_string(),
+    )])
+    .await;
+    sign_up(&a, "alice").await;
+    for attempt in 0..limit {
+        let node = if attempt % 2 == 0 { &a } else { &b };
+        let reply = node.browser().login("alice", "wrong password!").await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (401, "invalid_credentials"),
+            "attempt {attempt}"
+        );
+    }
+    for node in [&a, &b] {
+        let reply = node.browser().login("alice", PASSWORD).await;
+        assert_eq!((reply.status, reply.code()), (429, "rate_limited"));
+        assert!(reply.header("retry-after").is_some());
+    }
+}
+
+#[tokio::test]
+async fn csrf_tokens_issued_by_node_a_are_accepted_by_node_b() {
+    let (a, b) = two_nodes(&[]).await;
+    sign_up(&a, "alice").await;
+    // The anonymous (login) token and pre-session cookie come from A; the login goes to B.
+    let mut visitor = a.browser();
+    visitor.get("/session").await;
+    let mut on_b = b.take(&visitor);
+    let login = on_b
+        .post(
+            "/session",
+            json!({"username": "alice", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    // The logged-in token B issued, used on A for an unsafe request.
+    let mut on_a = a.take(&on_b);
+    let changed = on_a
+        .send(Req::new(Method::PATCH, "/users/me").json(json!({"name": "Alice"})))
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    // A token of another session is refused on either node.
+    let mut other = b.take(&visitor);
+    other.csrf = Some("not-a-token".into());
+    let refused = other
+        .post(
+            "/session",
+            json!({"username": "alice", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(refused.code(), "csrf_token_invalid");
+}
