@@ -123,6 +123,9 @@ pub struct SessionConfig {
     pub remember_lifetime: Duration,
     pub touch_interval: Duration,
     pub sweep_interval: Duration,
+    /// How long a node may answer from its session cache; the bound on how late it sees a
+    /// revocation made on another node.
+    pub cache_ttl: std::time::Duration,
 }
 
 /// Failed-login limits, each counted over `window`.
@@ -361,6 +364,7 @@ struct RawSession {
     remember_lifetime_secs: i64,
     touch_interval_secs: i64,
     sweep_interval_secs: i64,
+    cache_ttl_ms: u64,
 }
 
 impl Default for RawSession {
@@ -372,6 +376,7 @@ impl Default for RawSession {
             remember_lifetime_secs: 30 * 86400,
             touch_interval_secs: 60,
             sweep_interval_secs: 300,
+            cache_ttl_ms: 1000,
         }
     }
 }
@@ -415,6 +420,9 @@ impl Default for RawLog {
 /// Argon2id floor: m=19 MiB, t=2, p=1 (OWASP Password Storage Cheat Sheet).
 pub const OWASP_ARGON2_MEMORY_KIB: u32 = 19 * 1024;
 pub const OWASP_ARGON2_ITERATIONS: u32 = 2;
+
+/// Longest accepted session cache lifetime: a revocation must reach every node quickly.
+pub const MAX_CACHE_TTL_MS: u64 = 10_000;
 
 pub const ENV_PREFIX: &str = "GATEHOUSE__";
 
@@ -701,7 +709,14 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         ),
         touch_interval: secs("touch_interval_secs", s.touch_interval_secs, &mut problems),
         sweep_interval: secs("sweep_interval_secs", s.sweep_interval_secs, &mut problems),
+        cache_ttl: std::time::Duration::from_millis(s.cache_ttl_ms),
     };
+    if s.cache_ttl_ms > MAX_CACHE_TTL_MS {
+        problems.push(format!(
+            "session.cache_ttl_ms is {}: other nodes would see a revoked session for that long; use at most {MAX_CACHE_TTL_MS} (default 1000, 0 turns the cache off)",
+            s.cache_ttl_ms
+        ));
+    }
     if session.idle_timeout > session.absolute_lifetime {
         problems.push(
             "session.idle_timeout_secs must not exceed session.absolute_lifetime_secs".into(),

@@ -4,6 +4,7 @@
 //! and is held to the same behaviour by one conformance suite (`tests/api/store.rs`).
 //! Expiry is decided by the caller with the injected clock; stores only keep times.
 
+mod cache;
 mod sqlite;
 
 use std::sync::Arc;
@@ -218,5 +219,23 @@ impl Stores {
             throttle: sqlite.clone(),
             audit: sqlite,
         })
+    }
+
+    /// The same stores with the per-node session and user cache in front (see `cache`);
+    /// `ttl` zero means no cache.
+    pub fn with_cache(self, ttl: std::time::Duration) -> Self {
+        if ttl.is_zero() {
+            return self;
+        }
+        let cached = Arc::new(cache::Cached::new(
+            self.sessions.clone(),
+            self.users.clone(),
+            ttl,
+        ));
+        Self {
+            users: cached.clone(),
+            sessions: cached,
+            ..self
+        }
     }
 }
