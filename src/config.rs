@@ -236,7 +236,7 @@ impl Default for RawDatabase {
     fn default() -> Self {
         Self {
             url: "sqlite://data/gatehouse.db".into(),
-            max_connections: 8,
+            max_connections: 4,
         }
     }
 }
@@ -812,12 +812,21 @@ mod tests {
         let table: toml::Table = toml::from_str(text).unwrap();
         let keys = |section: &str| table[section].as_table().unwrap().len();
         assert_eq!(keys("server"), 5);
-        assert_eq!(keys("session"), 6);
+        assert_eq!(keys("session"), 7);
         assert_eq!(keys("throttle"), 4);
         assert_eq!(keys("password"), 4);
         for key in ["secret_key", "secret_key_file", "previous_secret_keys"] {
             assert!(text.contains(&format!("# {key} = ")), "{key} is documented");
         }
+    }
+
+    #[test]
+    fn a_session_cache_that_would_hide_revocations_for_long_is_refused() {
+        let key = ("GATEHOUSE__SECURITY__SECRET_KEY", KEY);
+        let too_long = problems("[session]\ncache_ttl_ms = 60000\n", &[key]);
+        assert!(too_long.contains("session.cache_ttl_ms"), "{too_long}");
+        let off = Config::from_sources("[session]\ncache_ttl_ms = 0\n", env(&[key])).unwrap();
+        assert!(off.session.cache_ttl.is_zero());
     }
 
     #[test]
