@@ -133,9 +133,32 @@ impl PasswordHasher {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
         let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(ApiError::internal)
+        tokio::task::spawn_blocking(move || {
+            lower_priority();
+            work()
+        })
+        .await
+        .map_err(ApiError::internal)
+    }
+}
+
+/// Hashing runs below the priority of request handling (nice 10 on Linux), so a login flood
+/// takes the CPU that session checks leave instead of delaying them; with nothing else to do
+/// it still gets every core. Only hashing runs on tokio's blocking pool. Where the OS refuses,
+/// hashing just keeps the normal priority.
+fn lower_priority() {
+    use std::cell::Cell;
+    use thread_priority::{ThreadPriority, ThreadPriorityValue, set_current_thread_priority};
+    thread_local! {
+        static LOWERED: Cell<bool> = const { Cell::new(false) };
+    }
+    if LOWERED.get() {
+        return;
+    }
+    LOWERED.set(true);
+    // 23 of 0..=99 maps to niceness 10 of -20..=19.
+    if let Ok(value) = ThreadPriorityValue::try_from(23u8) {
+        let _ = set_current_thread_priority(ThreadPriority::Crossplatform(value));
     }
 }
 
