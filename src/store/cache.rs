@@ -54,6 +54,7 @@ pub struct Cached {
     sessions: Arc<dyn SessionStore>,
     users: Arc<dyn UserStore>,
     ttl: Duration,
+    max_entries: usize,
     maps: Mutex<Maps>,
 }
 
@@ -63,6 +64,7 @@ impl Cached {
             sessions,
             users,
             ttl,
+            max_entries: MAX_ENTRIES,
             maps: Mutex::new(Maps::default()),
         }
     }
@@ -86,16 +88,17 @@ impl Cached {
     }
 }
 
-/// Drops stale entries when a map is full, and everything if that is not enough.
-fn make_room<K, T>(map: &mut HashMap<K, Entry<T>>, ttl: Duration) -> bool {
-    if map.len() >= MAX_ENTRIES {
-        map.retain(|_, e| e.loaded.elapsed() < ttl);
-        if map.len() >= MAX_ENTRIES {
-            map.clear();
-            return true;
-        }
+/// Drops stale entries when a map is full, and everything if that is not enough; `true` if
+/// anything was dropped.
+fn make_room<K, T>(map: &mut HashMap<K, Entry<T>>, ttl: Duration, max: usize) -> bool {
+    if map.len() < max {
+        return false;
     }
-    false
+    map.retain(|_, e| e.loaded.elapsed() < ttl);
+    if map.len() >= max {
+        map.clear();
+    }
+    true
 }
 
 #[async_trait]
@@ -117,8 +120,14 @@ impl SessionStore for Cached {
         if let Some(session) = &found {
             let mut maps = self.maps();
             if maps.generation == generation {
-                if make_room(&mut maps.sessions, self.ttl) {
-                    maps.session_ids.clear();
+                let Maps {
+                    sessions,
+                    session_ids,
+                    ..
+                } = &mut *maps;
+                if make_room(sessions, self.ttl, self.max_entries) {
+                    // Keep the id index to the sessions still cached, so it stays bounded too.
+                    session_ids.retain(|_, hash| sessions.contains_key(hash));
                 }
                 maps.session_ids.insert(session.id.clone(), *hash);
                 let entry = Entry {
@@ -194,7 +203,7 @@ impl UserStore for Cached {
         if let Some(user) = &found {
             let mut maps = self.maps();
             if maps.generation == generation {
-                make_room(&mut maps.users, self.ttl);
+                make_room(&mut maps.users, self.ttl, self.max_entries);
                 let entry = Entry {
                     loaded: Instant::now(),
                     value: user.clone(),
@@ -232,5 +241,102 @@ impl UserStore for Cached {
 
     async fn delete(&self, id: UserId) -> StoreResult<bool> {
         self.written(self.users.delete(id).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseConfig;
+    use crate::roles::Role;
+    use crate::store::SqliteStore;
+
+    async fn store(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
+        let url = format!("sqlite://{}", dir.path().join("cache.db").display());
+        let config = DatabaseConfig {
+            url,
+            max_connections: 1,
+        };
+        Arc::new(SqliteStore::open(&config).await.unwrap())
+    }
+
+    fn session(n: u8, user_id: UserId) -> SessionRecord {
+        let now = OffsetDateTime::now_utc();
+        SessionRecord {
+            id: format!("s{n}"),
+            secret_hash: [n; 32],
+            user_id,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + time::Duration::hours(1),
+            remember: false,
+            user_agent: None,
+            ip: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_cache_and_its_id_index_stay_within_their_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = store(&dir).await;
+        let user = UserStore::create(
+            &*sqlite,
+            NewUser {
+                username: Username::parse("dora").unwrap(),
+                password_hash: "x".into(),
+                role: Role::User,
+                name: None,
+                email: None,
+                created_at: OffsetDateTime::now_utc(),
+            },
+        )
+        .await
+        .unwrap();
+        // Entries go stale at once, so a full map is pruned rather than emptied.
+        let mut cache = Cached::new(sqlite.clone(), sqlite, Duration::from_millis(1));
+        cache.max_entries = 4;
+        for n in 0..10 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            SessionStore::create(&cache, &session(n, user.id))
+                .await
+                .unwrap();
+            let found = cache.find_by_secret_hash(&[n; 32]).await.unwrap();
+            assert_eq!(found.map(|s| s.id), Some(format!("s{n}")));
+            let maps = cache.maps();
+            assert!(maps.sessions.len() <= 4 && maps.session_ids.len() <= 4);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_local_delete_is_seen_at_once_even_with_a_long_lifetime() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = store(&dir).await;
+        let user = UserStore::create(
+            &*sqlite,
+            NewUser {
+                username: Username::parse("emil").unwrap(),
+                password_hash: "x".into(),
+                role: Role::User,
+                name: None,
+                email: None,
+                created_at: OffsetDateTime::now_utc(),
+            },
+        )
+        .await
+        .unwrap();
+        let cache = Cached::new(sqlite.clone(), sqlite.clone(), Duration::from_secs(3600));
+        SessionStore::create(&cache, &session(1, user.id))
+            .await
+            .unwrap();
+        assert!(cache.find_by_secret_hash(&[1; 32]).await.unwrap().is_some());
+        assert!(SessionStore::delete(&cache, "s1").await.unwrap());
+        assert_eq!(cache.find_by_secret_hash(&[1; 32]).await.unwrap(), None);
+        // A delete made behind the cache's back (another node) is not seen within the lifetime.
+        SessionStore::create(&cache, &session(2, user.id))
+            .await
+            .unwrap();
+        assert!(cache.find_by_secret_hash(&[2; 32]).await.unwrap().is_some());
+        assert!(SessionStore::delete(&*sqlite, "s2").await.unwrap());
+        assert!(cache.find_by_secret_hash(&[2; 32]).await.unwrap().is_some());
     }
 }
