@@ -260,6 +260,18 @@ mod tests {
         Arc::new(SqliteStore::open(&config).await.unwrap())
     }
 
+    async fn user(sqlite: &SqliteStore, name: &str) -> User {
+        let new = NewUser {
+            username: Username::parse(name).unwrap(),
+            password_hash: "x".into(),
+            role: Role::User,
+            name: None,
+            email: None,
+            created_at: OffsetDateTime::now_utc(),
+        };
+        UserStore::create(sqlite, new).await.unwrap()
+    }
+
     fn session(n: u8, user_id: UserId) -> SessionRecord {
         let now = OffsetDateTime::now_utc();
         SessionRecord {
@@ -279,19 +291,7 @@ mod tests {
     async fn the_cache_and_its_id_index_stay_within_their_bound() {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = store(&dir).await;
-        let user = UserStore::create(
-            &*sqlite,
-            NewUser {
-                username: Username::parse("dora").unwrap(),
-                password_hash: "x".into(),
-                role: Role::User,
-                name: None,
-                email: None,
-                created_at: OffsetDateTime::now_utc(),
-            },
-        )
-        .await
-        .unwrap();
+        let user = user(&sqlite, "dora").await;
         // Entries go stale at once, so a full map is pruned rather than emptied.
         let mut cache = Cached::new(sqlite.clone(), sqlite, Duration::from_millis(1));
         cache.max_entries = 4;
@@ -311,19 +311,7 @@ mod tests {
     async fn a_local_delete_is_seen_at_once_even_with_a_long_lifetime() {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = store(&dir).await;
-        let user = UserStore::create(
-            &*sqlite,
-            NewUser {
-                username: Username::parse("emil").unwrap(),
-                password_hash: "x".into(),
-                role: Role::User,
-                name: None,
-                email: None,
-                created_at: OffsetDateTime::now_utc(),
-            },
-        )
-        .await
-        .unwrap();
+        let user = user(&sqlite, "emil").await;
         let cache = Cached::new(sqlite.clone(), sqlite.clone(), Duration::from_secs(3600));
         SessionStore::create(&cache, &session(1, user.id))
             .await
