@@ -50,7 +50,9 @@ impl std::ops::Deref for AppState {
 impl AppState {
     /// Opens the stores and prepares everything the handlers share.
     pub async fn new(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let stores = Stores::open(&config.database, &config.session).await?;
+        let stores = Stores::open(&config.database, &config.session)
+            .await?
+            .with_cache(config.session.cache_ttl);
         let keys = KeyRing::new(config.secret_keys.iter().map(|k| k.expose()));
         let sessions = SessionManager::new(
             stores.clone(),

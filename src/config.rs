@@ -164,6 +164,9 @@ pub struct SessionConfig {
     pub remember_lifetime: Duration,
     pub touch_interval: Duration,
     pub sweep_interval: Duration,
+    /// How long a node may answer from its session cache; the bound on how late it sees a
+    /// revocation made on another node.
+    pub cache_ttl: std::time::Duration,
 }
 
 /// Failed-login limits, each counted over `window`.
@@ -277,7 +280,7 @@ impl Default for RawDatabase {
     fn default() -> Self {
         Self {
             url: "sqlite://data/gatehouse.db".into(),
-            max_connections: 8,
+            max_connections: 4,
             session_store: String::new(),
             redis_key_prefix: "gatehouse:".into(),
             timeout_ms: 500,
@@ -408,6 +411,7 @@ struct RawSession {
     remember_lifetime_secs: i64,
     touch_interval_secs: i64,
     sweep_interval_secs: i64,
+    cache_ttl_ms: u64,
 }
 
 impl Default for RawSession {
@@ -419,6 +423,7 @@ impl Default for RawSession {
             remember_lifetime_secs: 30 * 86400,
             touch_interval_secs: 60,
             sweep_interval_secs: 300,
+            cache_ttl_ms: 0,
         }
     }
 }
@@ -462,6 +467,9 @@ impl Default for RawLog {
 /// Argon2id floor: m=19 MiB, t=2, p=1 (OWASP Password Storage Cheat Sheet).
 pub const OWASP_ARGON2_MEMORY_KIB: u32 = 19 * 1024;
 pub const OWASP_ARGON2_ITERATIONS: u32 = 2;
+
+/// Longest accepted session cache lifetime: a revocation must reach every node quickly.
+pub const MAX_CACHE_TTL_MS: u64 = 10_000;
 
 pub const ENV_PREFIX: &str = "GATEHOUSE__";
 
@@ -766,7 +774,14 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
         ),
         touch_interval: secs("touch_interval_secs", s.touch_interval_secs, &mut problems),
         sweep_interval: secs("sweep_interval_secs", s.sweep_interval_secs, &mut problems),
+        cache_ttl: std::time::Duration::from_millis(s.cache_ttl_ms),
     };
+    if s.cache_ttl_ms > MAX_CACHE_TTL_MS {
+        problems.push(format!(
+            "session.cache_ttl_ms is {}: other nodes would see a revoked session for that long; use at most {MAX_CACHE_TTL_MS} (0, the default, turns the cache off)",
+            s.cache_ttl_ms
+        ));
+    }
     if session.idle_timeout > session.absolute_lifetime {
         problems.push(
             "session.idle_timeout_secs must not exceed session.absolute_lifetime_secs".into(),
@@ -866,12 +881,21 @@ mod tests {
         let keys = |section: &str| table[section].as_table().unwrap().len();
         assert_eq!(keys("server"), 5);
         assert_eq!(keys("database"), 5);
-        assert_eq!(keys("session"), 6);
+        assert_eq!(keys("session"), 7);
         assert_eq!(keys("throttle"), 4);
         assert_eq!(keys("password"), 4);
         for key in ["secret_key", "secret_key_file", "previous_secret_keys"] {
             assert!(text.contains(&format!("# {key} = ")), "{key} is documented");
         }
+    }
+
+    #[test]
+    fn a_session_cache_that_would_hide_revocations_for_long_is_refused() {
+        let key = ("GATEHOUSE__SECURITY__SECRET_KEY", KEY);
+        let too_long = problems("[session]\ncache_ttl_ms = 60000\n", &[key]);
+        assert!(too_long.contains("session.cache_ttl_ms"), "{too_long}");
+        let off = Config::from_sources("[session]\ncache_ttl_ms = 0\n", env(&[key])).unwrap();
+        assert!(off.session.cache_ttl.is_zero());
     }
 
     #[test]

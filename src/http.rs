@@ -34,22 +34,28 @@ pub fn security_headers() -> Vec<SetResponseHeaderLayer<HeaderValue>> {
     ]
 }
 
-/// One structured line and one metrics sample per request: method, route (never the raw URI,
-/// which could carry anything), status, latency.
+/// One metrics sample and one structured log line per request: method, route (never the raw
+/// URI, which could carry anything), status, latency. Refused and failed requests (status 400
+/// and up) are logged at `info`; the rest at `debug`, so that writing a line for every
+/// successful check does not cost more than the check itself (see them with
+/// `log.filter = "info,gatehouse::http=debug"`).
 pub async fn log_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
     let latency = started.elapsed();
     let status = response.status().as_u16();
-    tracing::info!(%method, route, status, latency_us = latency.as_micros() as u64, "request");
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let latency_us = latency.as_micros() as u64;
+    if status >= 400 {
+        tracing::info!(%method, route, status, latency_us, "request");
+    } else {
+        tracing::debug!(%method, route, status, latency_us, "request");
+    }
     state
         .metrics
-        .request(method.as_str(), &route, status, latency);
+        .request(method.as_str(), route, status, latency);
     response
 }
 

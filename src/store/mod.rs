@@ -7,6 +7,7 @@
 //! Expiry is decided by the caller with the injected clock; stores only keep times.
 
 mod bounded;
+mod cache;
 mod postgres;
 mod redis;
 mod sql;
@@ -284,5 +285,23 @@ impl Stores {
     pub async fn delete_user(&self, id: UserId) -> StoreResult<bool> {
         self.sessions.delete_for_user(id).await?;
         self.users.delete(id).await
+    }
+
+    /// The same stores with the per-node session and user cache in front (see `cache`);
+    /// `ttl` zero means no cache.
+    pub fn with_cache(self, ttl: std::time::Duration) -> Self {
+        if ttl.is_zero() {
+            return self;
+        }
+        let cached = Arc::new(cache::Cached::new(
+            self.sessions.clone(),
+            self.users.clone(),
+            ttl,
+        ));
+        Self {
+            users: cached.clone(),
+            sessions: cached,
+            ..self
+        }
     }
 }

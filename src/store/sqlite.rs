@@ -10,6 +10,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use super::StoreError;
 use crate::config::DatabaseConfig;
 
+/// SQLite page cache per connection, in KiB.
+const PAGE_CACHE_KIB: u32 = 512;
+
 pub struct SqliteStore {
     pool: SqlitePool,
 }
@@ -28,7 +31,11 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // Each pooled connection keeps its own page cache (2 MiB by default). The operating
+            // system caches the file anyway, so a small one per connection keeps memory low
+            // with a full pool and costs a read from that cache now and then.
+            .pragma("cache_size", format!("-{PAGE_CACHE_KIB}"));
         let pool = SqlitePoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(Duration::from_secs(5))

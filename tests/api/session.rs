@@ -460,3 +460,34 @@ async fn a_signed_pre_session_value_is_not_accepted_as_a_session_cookie() {
     forged.cookies.insert("gatehouse_session".into(), pre);
     assert_eq!(forged.get("/session").await.body["auth"], false);
 }
+
+#[tokio::test]
+async fn a_session_revoked_on_one_node_is_refused_on_another_within_the_cache_bound() {
+    let ttl = [("GATEHOUSE__SESSION__CACHE_TTL_MS", "300")];
+    let node_a = TestApp::spawn_with(&ttl).await;
+    let node_b = node_a.restart_with(&ttl).await;
+    let mut on_a = node_a.logged_in("carol", Role::User).await;
+    let mut on_b = node_a.browser_at(node_b.addr);
+    on_b.cookies = on_a.cookies.clone();
+    assert_eq!(
+        on_b.get("/session").await.body["auth"],
+        true,
+        "node B knows the session"
+    );
+    let mut replay_on_a = node_a.browser();
+    replay_on_a.cookies = on_a.cookies.clone();
+
+    let logout = on_a.send(Req::new(Method::DELETE, "/session")).await;
+    assert_eq!(logout.status, 200);
+    assert_eq!(
+        replay_on_a.get("/session").await.body["auth"],
+        false,
+        "the node that revoked refuses the very next request"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(
+        on_b.get("/session").await.body["auth"],
+        false,
+        "another node refuses it once its cache bound has passed"
+    );
+}

@@ -1,0 +1,329 @@
+//! A short-lived per-node cache in front of the session and user stores, so that a session
+//! check (the work in front of every API call) usually needs no database round trip.
+//!
+//! Revocation stays safe. Every write made through this node's stores empties the cache before
+//! the write's caller goes on, so a revoked session, a disabled user or a changed role is seen on
+//! the very next request to this node. Writes made elsewhere (another node, the admin CLI) are
+//! seen once the cached entry is older than `session.cache_ttl_ms` (default 1 s). A read that
+//! raced with a local write never puts its (possibly old) answer in the cache: entries are only
+//! kept if no write happened since the read began. Unknown secrets are never cached, and the
+//! cache never holds more than [`MAX_ENTRIES`] entries of each kind.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use super::{
+    Credentials, IdleCutoffs, NewUser, SessionRecord, SessionStore, StoreResult, UserStore,
+    UserUpdate,
+};
+use crate::account::{User, UserId, Username};
+
+/// Most entries kept per map; past it, stale entries are dropped, then everything.
+pub const MAX_ENTRIES: usize = 100_000;
+
+struct Entry<T> {
+    loaded: Instant,
+    value: T,
+}
+
+#[derive(Default)]
+struct Maps {
+    /// Bumped by every local write; a read only caches what it loaded in the same generation.
+    generation: u64,
+    sessions: HashMap<[u8; 32], Entry<SessionRecord>>,
+    /// Session id -> secret hash, to update an entry when its session is touched.
+    session_ids: HashMap<String, [u8; 32]>,
+    users: HashMap<UserId, Entry<User>>,
+}
+
+impl Maps {
+    fn invalidate(&mut self) {
+        self.generation += 1;
+        self.sessions.clear();
+        self.session_ids.clear();
+        self.users.clear();
+    }
+}
+
+/// Wraps a session store and a user store (usually the same backend) with the cache.
+pub struct Cached {
+    sessions: Arc<dyn SessionStore>,
+    users: Arc<dyn UserStore>,
+    ttl: Duration,
+    max_entries: usize,
+    maps: Mutex<Maps>,
+}
+
+impl Cached {
+    pub fn new(sessions: Arc<dyn SessionStore>, users: Arc<dyn UserStore>, ttl: Duration) -> Self {
+        Self {
+            sessions,
+            users,
+            ttl,
+            max_entries: MAX_ENTRIES,
+            maps: Mutex::new(Maps::default()),
+        }
+    }
+
+    fn maps(&self) -> std::sync::MutexGuard<'_, Maps> {
+        // The maps hold no invariant a panicking holder could break half-way: a poisoned lock
+        // is still safe to use.
+        self.maps.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn fresh<T: Clone>(&self, entry: Option<&Entry<T>>) -> Option<T> {
+        entry
+            .filter(|e| e.loaded.elapsed() < self.ttl)
+            .map(|e| e.value.clone())
+    }
+
+    /// Empties the cache after a local write (called once the write is done).
+    fn written<T>(&self, result: StoreResult<T>) -> StoreResult<T> {
+        self.maps().invalidate();
+        result
+    }
+}
+
+/// Drops stale entries when a map is full, and everything if that is not enough; `true` if
+/// anything was dropped.
+fn make_room<K, T>(map: &mut HashMap<K, Entry<T>>, ttl: Duration, max: usize) -> bool {
+    if map.len() < max {
+        return false;
+    }
+    map.retain(|_, e| e.loaded.elapsed() < ttl);
+    if map.len() >= max {
+        map.clear();
+    }
+    true
+}
+
+#[async_trait]
+impl SessionStore for Cached {
+    async fn create(&self, session: &SessionRecord) -> StoreResult<()> {
+        // A new secret: nothing cached can be about it.
+        self.sessions.create(session).await
+    }
+
+    async fn find_by_secret_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<SessionRecord>> {
+        let generation = {
+            let maps = self.maps();
+            if let Some(hit) = self.fresh(maps.sessions.get(hash)) {
+                return Ok(Some(hit));
+            }
+            maps.generation
+        };
+        let found = self.sessions.find_by_secret_hash(hash).await?;
+        if let Some(session) = &found {
+            let mut maps = self.maps();
+            if maps.generation == generation {
+                let Maps {
+                    sessions,
+                    session_ids,
+                    ..
+                } = &mut *maps;
+                if make_room(sessions, self.ttl, self.max_entries) {
+                    // Keep the id index to the sessions still cached, so it stays bounded too.
+                    session_ids.retain(|_, hash| sessions.contains_key(hash));
+                }
+                maps.session_ids.insert(session.id.clone(), *hash);
+                let entry = Entry {
+                    loaded: Instant::now(),
+                    value: session.clone(),
+                };
+                maps.sessions.insert(*hash, entry);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn touch(&self, id: &str, last_seen_at: OffsetDateTime) -> StoreResult<()> {
+        self.sessions.touch(id, last_seen_at).await?;
+        // Keep the cached copy in step, so the next check does not touch again.
+        let mut maps = self.maps();
+        if let Some(hash) = maps.session_ids.get(id).copied()
+            && let Some(entry) = maps.sessions.get_mut(&hash)
+        {
+            entry.value.last_seen_at = entry.value.last_seen_at.max(last_seen_at);
+        }
+        Ok(())
+    }
+
+    async fn delete(&self, id: &str) -> StoreResult<bool> {
+        self.written(self.sessions.delete(id).await)
+    }
+
+    async fn delete_for_user(&self, user_id: UserId) -> StoreResult<u64> {
+        self.written(self.sessions.delete_for_user(user_id).await)
+    }
+
+    async fn delete_others(&self, user_id: UserId, keep: &str) -> StoreResult<u64> {
+        self.written(self.sessions.delete_others(user_id, keep).await)
+    }
+
+    async fn list_for_user(&self, user_id: UserId) -> StoreResult<Vec<SessionRecord>> {
+        self.sessions.list_for_user(user_id).await
+    }
+
+    async fn delete_expired(
+        &self,
+        now: OffsetDateTime,
+        idle_cutoffs: IdleCutoffs,
+    ) -> StoreResult<u64> {
+        self.written(self.sessions.delete_expired(now, idle_cutoffs).await)
+    }
+
+    async fn count_active(&self, now: OffsetDateTime) -> StoreResult<u64> {
+        self.sessions.count_active(now).await
+    }
+}
+
+#[async_trait]
+impl UserStore for Cached {
+    async fn create(&self, user: NewUser) -> StoreResult<User> {
+        self.users.create(user).await
+    }
+
+    async fn get(&self, id: UserId) -> StoreResult<Option<User>> {
+        let generation = {
+            let maps = self.maps();
+            if let Some(hit) = self.fresh(maps.users.get(&id)) {
+                return Ok(Some(hit));
+            }
+            maps.generation
+        };
+        let found = self.users.get(id).await?;
+        if let Some(user) = &found {
+            let mut maps = self.maps();
+            if maps.generation == generation {
+                make_room(&mut maps.users, self.ttl, self.max_entries);
+                let entry = Entry {
+                    loaded: Instant::now(),
+                    value: user.clone(),
+                };
+                maps.users.insert(id, entry);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn credentials(&self, username: &Username) -> StoreResult<Option<Credentials>> {
+        self.users.credentials(username).await
+    }
+
+    async fn list(&self) -> StoreResult<Vec<User>> {
+        self.users.list().await
+    }
+
+    async fn update(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>> {
+        self.written(self.users.update(id, update).await)
+    }
+
+    async fn set_password_hash(&self, id: UserId, hash: &str) -> StoreResult<bool> {
+        self.written(self.users.set_password_hash(id, hash).await)
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        name: Option<Option<String>>,
+        email: Option<Option<String>>,
+    ) -> StoreResult<Option<User>> {
+        self.written(self.users.update_profile(id, name, email).await)
+    }
+
+    async fn delete(&self, id: UserId) -> StoreResult<bool> {
+        self.written(self.users.delete(id).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseConfig;
+    use crate::roles::Role;
+    use crate::store::SqliteStore;
+
+    async fn store(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
+        let url = format!("sqlite://{}", dir.path().join("cache.db").display());
+        let config = DatabaseConfig {
+            url,
+            max_connections: 1,
+            session_store: None,
+            redis_key_prefix: String::new(),
+            timeout: std::time::Duration::from_secs(5),
+        };
+        Arc::new(SqliteStore::open(&config).await.unwrap())
+    }
+
+    async fn user(sqlite: &SqliteStore, name: &str) -> User {
+        let new = NewUser {
+            username: Username::parse(name).unwrap(),
+            password_hash: "x".into(),
+            role: Role::User,
+            name: None,
+            email: None,
+            created_at: OffsetDateTime::now_utc(),
+        };
+        UserStore::create(sqlite, new).await.unwrap()
+    }
+
+    fn session(n: u8, user_id: UserId) -> SessionRecord {
+        let now = OffsetDateTime::now_utc();
+        SessionRecord {
+            id: format!("s{n}"),
+            secret_hash: [n; 32],
+            user_id,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + time::Duration::hours(1),
+            remember: false,
+            user_agent: None,
+            ip: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_cache_and_its_id_index_stay_within_their_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = store(&dir).await;
+        let user = user(&sqlite, "dora").await;
+        // Entries go stale at once, so a full map is pruned rather than emptied.
+        let mut cache = Cached::new(sqlite.clone(), sqlite, Duration::from_millis(1));
+        cache.max_entries = 4;
+        for n in 0..10 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            SessionStore::create(&cache, &session(n, user.id))
+                .await
+                .unwrap();
+            let found = cache.find_by_secret_hash(&[n; 32]).await.unwrap();
+            assert_eq!(found.map(|s| s.id), Some(format!("s{n}")));
+            let maps = cache.maps();
+            assert!(maps.sessions.len() <= 4 && maps.session_ids.len() <= 4);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_local_delete_is_seen_at_once_even_with_a_long_lifetime() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = store(&dir).await;
+        let user = user(&sqlite, "emil").await;
+        let cache = Cached::new(sqlite.clone(), sqlite.clone(), Duration::from_secs(3600));
+        SessionStore::create(&cache, &session(1, user.id))
+            .await
+            .unwrap();
+        assert!(cache.find_by_secret_hash(&[1; 32]).await.unwrap().is_some());
+        assert!(SessionStore::delete(&cache, "s1").await.unwrap());
+        assert_eq!(cache.find_by_secret_hash(&[1; 32]).await.unwrap(), None);
+        // A delete made behind the cache's back (another node) is not seen within the lifetime.
+        SessionStore::create(&cache, &session(2, user.id))
+            .await
+            .unwrap();
+        assert!(cache.find_by_secret_hash(&[2; 32]).await.unwrap().is_some());
+        assert!(SessionStore::delete(&*sqlite, "s2").await.unwrap());
+        assert!(cache.find_by_secret_hash(&[2; 32]).await.unwrap().is_some());
+    }
+}
