@@ -423,7 +423,7 @@ impl Default for RawSession {
             remember_lifetime_secs: 30 * 86400,
             touch_interval_secs: 60,
             sweep_interval_secs: 300,
-            cache_ttl_ms: 0,
+            cache_ttl_ms: 1000,
         }
     }
 }
@@ -778,7 +778,7 @@ fn validate(raw: Raw) -> Result<Config, ConfigError> {
     };
     if s.cache_ttl_ms > MAX_CACHE_TTL_MS {
         problems.push(format!(
-            "session.cache_ttl_ms is {}: other nodes would see a revoked session for that long; use at most {MAX_CACHE_TTL_MS} (0, the default, turns the cache off)",
+            "session.cache_ttl_ms is {}: other nodes would see a revoked session for that long; use at most {MAX_CACHE_TTL_MS} (default 1000, 0 turns the cache off)",
             s.cache_ttl_ms
         ));
     }

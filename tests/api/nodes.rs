@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::support::{API_ORIGIN, APP_ORIGIN, Browser, Req, SECRET_KEY};
+use crate::support::{API_ORIGIN, APP_ORIGIN, Browser, Reply, Req, SECRET_KEY};
 
 /// A `gatehouse serve` process configured by `GATEHOUSE__*` variables; killed when dropped.
 pub struct Node {
@@ -157,19 +157,48 @@ async fn login_through_node_a_works_on_node_b() {
     assert_eq!(sessions.body["items"].as_array().unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn a_session_revoked_through_node_b_is_refused_by_node_a_on_the_next_request() {
-    let (a, b) = two_nodes(&[]).await;
-    let mut laptop = sign_up(&a, "alice").await;
-    let mut phone = log_in(&a, "alice").await;
+/// Settings for nodes that keep no session cache: a change anywhere applies everywhere at once.
+fn uncached() -> [(&'static str, String); 1] {
+    [("SESSION__CACHE_TTL_MS", "0".into())]
+}
+
+/// The default `session.cache_ttl_ms`: how late another node may see a revocation.
+const CACHE_BOUND: Duration = Duration::from_millis(1000);
+
+/// Asks `browser`'s node for `/users/me` until it answers 401, for at most the cache bound plus
+/// a margin for a slow machine; returns the 401.
+async fn refused_within_the_cache_bound(browser: &mut Browser) -> Reply {
+    let deadline = Instant::now() + CACHE_BOUND + Duration::from_secs(2);
+    loop {
+        let reply = browser.get("/users/me").await;
+        if reply.status != 200 || Instant::now() > deadline {
+            return reply;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Alice on a laptop and a phone, both through node A; the phone's session id.
+async fn alice_on_two_devices(a: &Node) -> (Browser, Browser, String) {
+    let laptop = sign_up(a, "alice").await;
+    let mut phone = log_in(a, "alice").await;
     let phone_id = phone.get("/session").await.body["id"]
         .as_str()
         .unwrap()
         .to_owned();
     assert_eq!(phone.get("/users/me").await.status, 200);
+    (laptop, phone, phone_id)
+}
 
-    let mut laptop_on_b = b.take(&laptop);
-    let revoked = laptop_on_b.delete(&format!("/sessions/{phone_id}")).await;
+#[tokio::test]
+async fn a_session_revoked_through_node_b_is_refused_by_node_a_on_the_next_request() {
+    let (a, b) = two_nodes(&uncached()).await;
+    let (mut laptop, mut phone, phone_id) = alice_on_two_devices(&a).await;
+
+    let revoked = b
+        .take(&laptop)
+        .delete(&format!("/sessions/{phone_id}"))
+        .await;
     assert_eq!(revoked.status, 204, "{}", revoked.body);
 
     let refused = phone.get("/users/me").await;
@@ -178,25 +207,64 @@ async fn a_session_revoked_through_node_b_is_refused_by_node_a_on_the_next_reque
 }
 
 #[tokio::test]
-async fn a_password_change_on_node_a_ends_the_sessions_node_b_sees() {
+async fn with_the_default_cache_node_a_refuses_a_session_revoked_on_b_within_the_bound() {
     let (a, b) = two_nodes(&[]).await;
+    let (mut laptop, mut phone, phone_id) = alice_on_two_devices(&a).await;
+    let mut phone_on_b = b.take(&phone);
+    assert_eq!(phone_on_b.get("/users/me").await.status, 200);
+
+    let revoked = b
+        .take(&laptop)
+        .delete(&format!("/sessions/{phone_id}"))
+        .await;
+    assert_eq!(revoked.status, 204, "{}", revoked.body);
+
+    // The revoking node refuses at once; the other within the configured bound.
+    let on_b = phone_on_b.get("/users/me").await;
+    assert_eq!((on_b.status, on_b.code()), (401, "unauthenticated"));
+    let on_a = refused_within_the_cache_bound(&mut phone).await;
+    assert_eq!((on_a.status, on_a.code()), (401, "unauthenticated"));
+    assert_eq!(laptop.get("/users/me").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_password_change_on_node_a_ends_the_sessions_node_b_sees() {
+    let (a, b) = two_nodes(&uncached()).await;
     let mut laptop = sign_up(&a, "alice").await;
     let phone = log_in(&b, "alice").await;
     let mut phone_on_b = b.take(&phone);
     assert_eq!(phone_on_b.get("/users/me").await.status, 200);
 
-    let changed = laptop
+    change_password(&mut laptop).await;
+
+    let refused = phone_on_b.get("/users/me").await;
+    assert_eq!((refused.status, refused.code()), (401, "unauthenticated"));
+    // The session that changed the password goes on, on either node.
+    assert_eq!(b.take(&laptop).get("/users/me").await.status, 200);
+}
+
+#[tokio::test]
+async fn with_the_default_cache_a_password_change_on_a_ends_b_s_sessions_within_the_bound() {
+    let (a, b) = two_nodes(&[]).await;
+    let mut laptop = sign_up(&a, "alice").await;
+    let mut phone_on_b = log_in(&b, "alice").await;
+    assert_eq!(phone_on_b.get("/users/me").await.status, 200);
+
+    change_password(&mut laptop).await;
+
+    let refused = refused_within_the_cache_bound(&mut phone_on_b).await;
+    assert_eq!((refused.status, refused.code()), (401, "unauthenticated"));
+    assert_eq!(b.take(&laptop).get("/users/me").await.status, 200);
+}
+
+async fn change_password(browser: &mut Browser) {
+    let changed = browser
         .send(Req::new(Method::PUT, "/users/me/password").json(json!({
             "current_password": PASSWORD,
             "new_password": "a different long passphrase",
         })))
         .await;
     assert_eq!(changed.status, 200, "{}", changed.body);
-
-    let refused = phone_on_b.get("/users/me").await;
-    assert_eq!((refused.status, refused.code()), (401, "unauthenticated"));
-    // The session that changed the password goes on, on either node.
-    assert_eq!(b.take(&laptop).get("/users/me").await.status, 200);
 }
 
 #[tokio::test]
