@@ -1,5 +1,6 @@
-//! A short-lived per-node cache in front of the session and user stores, so that a session
-//! check (the work in front of every API call) usually needs no database round trip.
+//! A short-lived per-node cache in front of the session, user and directory stores, so that a
+//! session check (the work in front of every API call) and a read of one employee usually need
+//! no database round trip.
 //!
 //! Revocation stays safe. Every write made through this node's stores empties the cache before
 //! the write's caller goes on, so a revoked session, a disabled user or a changed role is seen on
@@ -10,6 +11,8 @@
 //! cache never holds more than [`MAX_ENTRIES`] entries of each kind.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,10 +20,11 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{
-    Credentials, IdleCutoffs, NewUser, SessionRecord, SessionStore, StoreResult, UserStore,
-    UserUpdate,
+    Credentials, EmployeeStore, IdleCutoffs, NewUser, SessionRecord, SessionStore, StoreResult,
+    UserStore, UserUpdate,
 };
 use crate::account::{User, UserId, Username};
+use crate::directory::{Employee, EmployeeId, EmployeeInput, EmployeeSummary};
 
 /// Most entries kept per map; past it, stale entries are dropped, then everything.
 pub const MAX_ENTRIES: usize = 100_000;
@@ -38,6 +42,7 @@ struct Maps {
     /// Session id -> secret hash, to update an entry when its session is touched.
     session_ids: HashMap<String, [u8; 32]>,
     users: HashMap<UserId, Entry<User>>,
+    employees: HashMap<EmployeeId, Entry<Employee>>,
 }
 
 impl Maps {
@@ -46,23 +51,31 @@ impl Maps {
         self.sessions.clear();
         self.session_ids.clear();
         self.users.clear();
+        self.employees.clear();
     }
 }
 
-/// Wraps a session store and a user store (usually the same backend) with the cache.
+/// Wraps the session, user and directory stores (usually one backend) with the cache.
 pub struct Cached {
     sessions: Arc<dyn SessionStore>,
     users: Arc<dyn UserStore>,
+    employees: Arc<dyn EmployeeStore>,
     ttl: Duration,
     max_entries: usize,
     maps: Mutex<Maps>,
 }
 
 impl Cached {
-    pub fn new(sessions: Arc<dyn SessionStore>, users: Arc<dyn UserStore>, ttl: Duration) -> Self {
+    pub fn new(
+        sessions: Arc<dyn SessionStore>,
+        users: Arc<dyn UserStore>,
+        employees: Arc<dyn EmployeeStore>,
+        ttl: Duration,
+    ) -> Self {
         Self {
             sessions,
             users,
+            employees,
             ttl,
             max_entries: MAX_ENTRIES,
             maps: Mutex::new(Maps::default()),
@@ -79,6 +92,37 @@ impl Cached {
         entry
             .filter(|e| e.loaded.elapsed() < self.ttl)
             .map(|e| e.value.clone())
+    }
+
+    /// Answers from the map `pick` chooses while the entry is fresh; otherwise loads, and keeps
+    /// what was found unless a local write happened since the load began.
+    async fn read_through<K: Copy + Eq + Hash, T: Clone>(
+        &self,
+        key: K,
+        pick: fn(&mut Maps) -> &mut HashMap<K, Entry<T>>,
+        load: impl Future<Output = StoreResult<Option<T>>>,
+    ) -> StoreResult<Option<T>> {
+        let generation = {
+            let mut maps = self.maps();
+            if let Some(hit) = self.fresh(pick(&mut maps).get(&key)) {
+                return Ok(Some(hit));
+            }
+            maps.generation
+        };
+        let found = load.await?;
+        if let Some(value) = &found {
+            let mut maps = self.maps();
+            if maps.generation == generation {
+                let map = pick(&mut maps);
+                make_room(map, self.ttl, self.max_entries);
+                let entry = Entry {
+                    loaded: Instant::now(),
+                    value: value.clone(),
+                };
+                map.insert(key, entry);
+            }
+        }
+        Ok(found)
     }
 
     /// Empties the cache after a local write (called once the write is done).
@@ -188,26 +232,8 @@ impl UserStore for Cached {
     }
 
     async fn get(&self, id: UserId) -> StoreResult<Option<User>> {
-        let generation = {
-            let maps = self.maps();
-            if let Some(hit) = self.fresh(maps.users.get(&id)) {
-                return Ok(Some(hit));
-            }
-            maps.generation
-        };
-        let found = self.users.get(id).await?;
-        if let Some(user) = &found {
-            let mut maps = self.maps();
-            if maps.generation == generation {
-                make_room(&mut maps.users, self.ttl, self.max_entries);
-                let entry = Entry {
-                    loaded: Instant::now(),
-                    value: user.clone(),
-                };
-                maps.users.insert(id, entry);
-            }
-        }
-        Ok(found)
+        self.read_through(id, |m| &mut m.users, self.users.get(id))
+            .await
     }
 
     async fn credentials(&self, username: &Username) -> StoreResult<Option<Credentials>> {
@@ -237,6 +263,51 @@ impl UserStore for Cached {
 
     async fn delete(&self, id: UserId) -> StoreResult<bool> {
         self.written(self.users.delete(id).await)
+    }
+}
+
+#[async_trait]
+impl EmployeeStore for Cached {
+    async fn list(&self, name: Option<&str>) -> StoreResult<Vec<EmployeeSummary>> {
+        self.employees.list(name).await
+    }
+
+    async fn modified_since(&self, since: OffsetDateTime) -> StoreResult<Vec<EmployeeSummary>> {
+        self.employees.modified_since(since).await
+    }
+
+    async fn get(&self, id: EmployeeId) -> StoreResult<Option<Employee>> {
+        self.read_through(id, |m| &mut m.employees, self.employees.get(id))
+            .await
+    }
+
+    async fn reports(&self, id: EmployeeId) -> StoreResult<Vec<EmployeeSummary>> {
+        self.employees.reports(id).await
+    }
+
+    async fn manager_of(&self, id: EmployeeId) -> StoreResult<Option<Option<EmployeeId>>> {
+        self.employees.manager_of(id).await
+    }
+
+    async fn create(&self, input: &EmployeeInput, now: OffsetDateTime) -> StoreResult<Employee> {
+        self.written(self.employees.create(input, now).await)
+    }
+
+    async fn update(
+        &self,
+        id: EmployeeId,
+        input: &EmployeeInput,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<Employee>> {
+        self.written(self.employees.update(id, input, now).await)
+    }
+
+    async fn delete(&self, id: EmployeeId, now: OffsetDateTime) -> StoreResult<bool> {
+        self.written(self.employees.delete(id, now).await)
+    }
+
+    async fn count(&self) -> StoreResult<i64> {
+        self.employees.count().await
     }
 }
 
@@ -292,7 +363,12 @@ mod tests {
         let sqlite = store(&dir).await;
         let user = user(&sqlite, "dora").await;
         // Entries go stale at once, so a full map is pruned rather than emptied.
-        let mut cache = Cached::new(sqlite.clone(), sqlite, Duration::from_millis(1));
+        let mut cache = Cached::new(
+            sqlite.clone(),
+            sqlite.clone(),
+            sqlite,
+            Duration::from_millis(1),
+        );
         cache.max_entries = 4;
         for n in 0..10 {
             tokio::time::sleep(Duration::from_millis(2)).await;
@@ -311,7 +387,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = store(&dir).await;
         let user = user(&sqlite, "emil").await;
-        let cache = Cached::new(sqlite.clone(), sqlite.clone(), Duration::from_secs(3600));
+        let cache = Cached::new(
+            sqlite.clone(),
+            sqlite.clone(),
+            sqlite.clone(),
+            Duration::from_secs(3600),
+        );
         SessionStore::create(&cache, &session(1, user.id))
             .await
             .unwrap();
@@ -325,5 +406,52 @@ mod tests {
         assert!(cache.find_by_secret_hash(&[2; 32]).await.unwrap().is_some());
         assert!(SessionStore::delete(&*sqlite, "s2").await.unwrap());
         assert!(cache.find_by_secret_hash(&[2; 32]).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn an_employee_changed_through_the_cache_is_seen_at_once_and_one_changed_elsewhere_within_the_lifetime()
+     {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = store(&dir).await;
+        let cache = Cached::new(
+            sqlite.clone(),
+            sqlite.clone(),
+            sqlite.clone(),
+            Duration::from_secs(3600),
+        );
+        let titled = |title: &str| EmployeeInput {
+            first_name: Some("Ada".into()),
+            last_name: Some("Lovelace".into()),
+            title: Some(title.into()),
+            ..EmployeeInput::default()
+        };
+        let now = OffsetDateTime::now_utc();
+        let title = |e: Option<Employee>| e.and_then(|e| e.title);
+        let ada = EmployeeStore::create(&cache, &titled("Analyst"), now)
+            .await
+            .unwrap();
+        assert_eq!(
+            title(EmployeeStore::get(&cache, ada.id).await.unwrap()).as_deref(),
+            Some("Analyst")
+        );
+
+        EmployeeStore::update(&cache, ada.id, &titled("Engineer"), now)
+            .await
+            .unwrap();
+        assert_eq!(
+            title(EmployeeStore::get(&cache, ada.id).await.unwrap()).as_deref(),
+            Some("Engineer")
+        );
+
+        // Changed behind the cache's back (another node): the cached record stays until it ages.
+        EmployeeStore::update(&*sqlite, ada.id, &titled("Director"), now)
+            .await
+            .unwrap();
+        assert_eq!(
+            title(EmployeeStore::get(&cache, ada.id).await.unwrap()).as_deref(),
+            Some("Engineer")
+        );
+        assert!(EmployeeStore::delete(&cache, ada.id, now).await.unwrap());
+        assert_eq!(EmployeeStore::get(&cache, ada.id).await.unwrap(), None);
     }
 }

@@ -287,7 +287,7 @@ impl Stores {
         self.users.delete(id).await
     }
 
-    /// The same stores with the per-node session and user cache in front (see `cache`);
+    /// The same stores with the per-node session, user and employee cache in front (see `cache`);
     /// `ttl` zero means no cache.
     pub fn with_cache(self, ttl: std::time::Duration) -> Self {
         if ttl.is_zero() {
@@ -296,10 +296,12 @@ impl Stores {
         let cached = Arc::new(cache::Cached::new(
             self.sessions.clone(),
             self.users.clone(),
+            self.employees.clone(),
             ttl,
         ));
         Self {
             users: cached.clone(),
+            employees: cached.clone(),
             sessions: cached,
             ..self
         }
