@@ -1,0 +1,198 @@
+//! Configuration loading and validation: every refusal says what to change.
+
+use super::*;
+
+const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn problems(toml: &str, vars: &[(&str, &str)]) -> String {
+    Config::from_sources(toml, env(vars))
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn the_example_config_names_every_key_and_is_valid() {
+    let text = include_str!("../../gatehouse.example.toml");
+    Config::from_sources(text, env(&[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)])).unwrap();
+    let table: toml::Table = toml::from_str(text).unwrap();
+    let keys = |section: &str| table[section].as_table().unwrap().len();
+    assert_eq!(keys("server"), 5);
+    assert_eq!(keys("database"), 5);
+    assert_eq!(keys("session"), 7);
+    assert_eq!(keys("throttle"), 4);
+    assert_eq!(keys("password"), 4);
+    for key in ["secret_key", "secret_key_file", "previous_secret_keys"] {
+        assert!(text.contains(&format!("# {key} = ")), "{key} is documented");
+    }
+}
+
+#[test]
+fn a_session_cache_that_would_hide_revocations_for_long_is_refused() {
+    let key = ("GATEHOUSE__SECURITY__SECRET_KEY", KEY);
+    let too_long = problems("[session]\ncache_ttl_ms = 60000\n", &[key]);
+    assert!(too_long.contains("session.cache_ttl_ms"), "{too_long}");
+    let off = Config::from_sources("[session]\ncache_ttl_ms = 0\n", env(&[key])).unwrap();
+    assert!(off.session.cache_ttl.is_zero());
+}
+
+#[test]
+fn a_missing_secret_key_is_refused_with_the_fix() {
+    assert!(problems("", &[]).contains("openssl rand"));
+}
+
+#[test]
+fn a_short_secret_key_is_refused() {
+    assert!(problems("", &[("GATEHOUSE__SECURITY__SECRET_KEY", "short")]).contains("too short"));
+}
+
+#[test]
+fn environment_overrides_the_file() {
+    let config = Config::from_sources(
+        "[server]\nmax_body_bytes = 2048\n",
+        env(&[
+            ("GATEHOUSE__SECURITY__SECRET_KEY", KEY),
+            ("GATEHOUSE__SERVER__MAX_BODY_BYTES", "4096"),
+            (
+                "GATEHOUSE__CORS__ALLOWED_ORIGINS",
+                "[\"http://localhost:8081\"]",
+            ),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.server.max_body_bytes, 4096);
+    assert_eq!(
+        config.cors.allowed_origins[0].as_str(),
+        "http://localhost:8081"
+    );
+}
+
+#[test]
+fn secrets_never_appear_in_debug_output() {
+    let config =
+        Config::from_sources("", env(&[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)])).unwrap();
+    let shown = format!("{config:?}");
+    assert!(!shown.contains(KEY));
+    assert!(shown.contains("[redacted]"));
+}
+
+#[test]
+fn wildcard_and_null_origins_are_refused() {
+    let text = problems(
+        "[cors]\nallowed_origins = [\"*\", \"null\"]\n",
+        &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)],
+    );
+    assert!(text.contains("wildcard"));
+    assert!(text.contains("\"null\" cannot be allowlisted"));
+}
+
+#[test]
+fn a_public_resource_with_credentials_is_refused() {
+    let toml = "[[cors.resources]]\npath = \"/race/*\"\norigins = \"*\"\ncredentials = true\n";
+    assert!(
+        problems(toml, &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)])
+            .contains("cannot be combined with credentials")
+    );
+    let toml =
+        "[[cors.resources]]\npath = \"/race/*/x\"\norigins = \"everyone\"\nmethods = [\"TRACE\"]\n";
+    let text = problems(toml, &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]);
+    assert!(
+        text.contains("exact path") && text.contains("\"allowlist\"") && text.contains("TRACE"),
+        "{text}"
+    );
+}
+
+#[test]
+fn same_site_none_without_secure_is_refused() {
+    let text = problems(
+        "[cookies]\nsecure = false\nsame_site = \"none\"\n",
+        &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)],
+    );
+    assert!(text.contains("requires cookies.secure = true"));
+}
+
+#[test]
+fn a_cross_site_origin_with_lax_cookies_is_refused() {
+    let toml = "[server]\npublic_origin = \"https://api.example.com\"\n[cors]\nallowed_origins = [\"https://app.other.net\"]\n";
+    assert!(problems(toml, &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]).contains("cross-site"));
+    let same_site = "[server]\npublic_origin = \"https://api.example.com\"\n[cors]\nallowed_origins = [\"https://app.example.com\"]\n";
+    assert!(
+        Config::from_sources(same_site, env(&[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)])).is_ok()
+    );
+}
+
+#[test]
+fn insecure_cookies_are_only_for_localhost() {
+    let toml = "[server]\npublic_origin = \"http://api.example.com\"\n[cookies]\nsecure = false\n";
+    assert!(
+        problems(toml, &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]).contains("development setting")
+    );
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    assert!(
+        problems(
+            "[server]\nlisten_port = 1\n",
+            &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]
+        )
+        .contains("listen_port")
+    );
+}
+
+#[test]
+fn store_passwords_never_appear_in_debug_output() {
+    let config = Config::from_sources(
+        "[database]\nurl = \"postgres://gh:pg-secret@db/gh\"\nsession_store = \"redis://:redis-secret@cache/0\"\n",
+        env(&[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]),
+    )
+    .unwrap();
+    let shown = format!("{config:?}");
+    assert!(
+        !shown.contains("pg-secret") && !shown.contains("redis-secret"),
+        "{shown}"
+    );
+    assert!(shown.contains("postgres://[redacted]@db/gh"), "{shown}");
+}
+
+#[test]
+fn unknown_store_schemes_are_refused_with_the_fix() {
+    let text = problems(
+        "[database]\nurl = \"mysql://db/x\"\nsession_store = \"memcached://m\"\ntimeout_ms = 0\n",
+        &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)],
+    );
+    assert!(text.contains("postgres://USER"), "{text}");
+    assert!(text.contains("redis://[:PASSWORD@]HOST:PORT"), "{text}");
+    assert!(text.contains("between 10 and 30000"), "{text}");
+    let config = Config::from_sources(
+        "[database]\nurl = \"postgres://gh@db/gh\"\nsession_store = \"redis://cache:6379/0\"\n",
+        env(&[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]),
+    )
+    .unwrap();
+    assert_eq!(
+        config.database.session_store.as_deref(),
+        Some("redis://cache:6379/0")
+    );
+    let text = problems(
+        "[database]\nsession_store = \"rediss://cache:6380/0\"\n",
+        &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)],
+    );
+    assert!(text.contains("no TLS client for Redis"), "{text}");
+}
+
+#[test]
+fn argon2_parameters_below_the_owasp_floor_are_refused() {
+    assert!(
+        problems(
+            "[password]\nargon2_memory_kib = 1024\n",
+            &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]
+        )
+        .contains("OWASP floor")
+    );
+}
