@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn_with_state, map_response};
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa_axum::router::OpenApiRouter;
@@ -146,15 +146,12 @@ pub fn router(state: AppState) -> Router {
     let (router, openapi) =
         documented_routes(&state.config.server.api_prefix, Some(&state)).split_for_parts();
     let _ = state.openapi.set(render_openapi(openapi));
-    let mut router = router
+    router
         .fallback(crate::http::not_found)
         .method_not_allowed_fallback(crate::http::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.server.max_body_bytes))
-        .layer(from_fn_with_state(state.clone(), crate::cors::layer));
-    for layer in crate::http::security_headers() {
-        router = router.layer(layer);
-    }
-    router
+        .layer(from_fn_with_state(state.clone(), crate::cors::layer))
+        .layer(map_response(crate::http::security_headers))
         .layer(from_fn_with_state(state.clone(), crate::http::log_request))
         .layer(CatchPanicLayer::custom(crate::http::panic_response))
         .with_state(state)

@@ -7,31 +7,37 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 
-/// Security headers on every response (OWASP HTTP Headers cheat sheet; ASVS 5.0 V3.4).
-pub fn security_headers() -> Vec<SetResponseHeaderLayer<HeaderValue>> {
-    let h = |name: HeaderName, value: &'static str| {
-        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
-    };
-    vec![
-        h(header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        h(header::CACHE_CONTROL, "no-store"),
-        h(header::REFERRER_POLICY, "no-referrer"),
-        h(
-            header::CONTENT_SECURITY_POLICY,
-            // base-uri and object-src named although default-src covers object-src (ASVS 5.0 V3.4.3).
-            "default-src 'none'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'",
-        ),
-        h(header::X_FRAME_OPTIONS, "DENY"),
-        h(
-            HeaderName::from_static("cross-origin-resource-policy"),
-            "same-origin",
-        ),
-    ]
+/// Security headers on every response (OWASP HTTP Headers cheat sheet; ASVS 5.0 V3.4); a
+/// handler's own value for one of them is kept.
+const SECURITY_HEADERS: [(HeaderName, &str); 6] = [
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::CACHE_CONTROL, "no-store"),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (
+        header::CONTENT_SECURITY_POLICY,
+        // base-uri and object-src named although default-src covers object-src (ASVS 5.0 V3.4.3).
+        "default-src 'none'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'",
+    ),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (
+        HeaderName::from_static("cross-origin-resource-policy"),
+        "same-origin",
+    ),
+];
+
+/// Adds [`SECURITY_HEADERS`] to a response (one layer for all of them).
+pub async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        headers
+            .entry(name)
+            .or_insert_with(|| HeaderValue::from_static(value));
+    }
+    response
 }
 
 /// One metrics sample and one structured log line per request: method, route (never the raw
