@@ -51,3 +51,11 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 pub fn from_unix(secs: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
+
+/// Serde helper: a time as an RFC 3339 string in UTC.
+pub fn serialize_rfc3339<S: serde::Serializer>(
+    t: &OffsetDateTime,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&rfc3339(*t))
+}

@@ -165,6 +165,27 @@ impl ApiError {
     }
 }
 
+/// Validates `body` with its garde rules and collects every field's codes into one 422;
+/// `wire_name` maps garde's Rust field names to the JSON names the client sent.
+pub fn validate_fields(
+    body: &impl garde::Validate<Context = ()>,
+    wire_name: fn(&str) -> String,
+) -> Result<(), ApiError> {
+    body.validate().map_err(|report| {
+        let mut fields = FieldErrors::new();
+        for (path, error) in report.iter() {
+            fields
+                .entry(wire_name(&path.to_string()))
+                .or_default()
+                .push(error.message().to_owned());
+        }
+        ApiError::Validation {
+            message: "some fields are invalid; see `fields`".into(),
+            fields,
+        }
+    })
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: Detail<'a>,
@@ -203,15 +224,6 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
         }
         response
-    }
-}
-
-impl From<crate::store::StoreError> for ApiError {
-    fn from(e: crate::store::StoreError) -> Self {
-        match e {
-            crate::store::StoreError::Unavailable(_) => Self::StoreUnavailable,
-            other => Self::Internal(other.into()),
-        }
     }
 }
 

@@ -1,15 +1,16 @@
 //! Gatehouse: session authentication for single-page apps whose API lives on another origin.
 //!
-//! The crate is organised by capability: [`session`], [`csrf`], [`cors`], [`password`] and
-//! [`roles`] hold the security rules; [`store`] the persistence traits and backends; [`routes`]
-//! the HTTP resources; [`app`] ties them into one server that tests start exactly as
-//! production does.
+//! The crate is organised by capability, and dependencies run one way, down this list (see
+//! `docs/architecture.md`; `scripts/check-layers` enforces it): [`cli`]; [`app`] and [`state`];
+//! [`routes`] (HTTP shapes only); [`http`] (the edge); [`cors`] and [`csrf`]; [`session`];
+//! the domain services [`account`] and [`directory`]; [`password`], [`throttle`] and [`audit`];
+//! [`store`]; and the leaves ([`config`], [`error`], [`clock`], [`crypto`], [`origin`],
+//! [`metrics`], [`peer`], and the record types in `account::records` and `directory::records`).
 
 pub mod account;
 pub mod app;
 pub mod audit;
 pub mod cli;
-pub mod client;
 pub mod clock;
 pub mod config;
 pub mod cors;
@@ -17,16 +18,18 @@ pub mod crypto;
 pub mod csrf;
 pub mod directory;
 pub mod error;
-pub mod extract;
 pub mod http;
 pub mod metrics;
+pub mod origin;
 pub mod password;
+pub mod peer;
 pub mod race;
-pub mod roles;
 pub mod routes;
 pub mod session;
+pub mod state;
 pub mod store;
 pub mod throttle;
 
-pub use app::{App, AppState};
+pub use app::App;
 pub use config::Config;
+pub use state::AppState;

@@ -2,9 +2,9 @@
 
 use std::io::Write;
 
-use crate::app::AppState;
 use crate::clock::rfc3339;
 use crate::config::Config;
+use crate::state::AppState;
 
 #[derive(clap::Args)]
 pub struct AuditArgs {
@@ -29,8 +29,7 @@ pub async fn run(config: Config, args: AuditArgs) -> anyhow::Result<()> {
         };
     let state = AppState::new(config, std::sync::Arc::new(crate::clock::SystemClock)).await?;
     let events = state
-        .stores
-        .audit
+        .audit()
         .list(args.user.as_deref(), since, args.limit)
         .await?;
     let mut out = std::io::stdout().lock();

@@ -14,14 +14,13 @@ use axum::http::{HeaderName, HeaderValue, header};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::account::{self, Username};
-use crate::app::{App, AppState};
-use crate::client::ClientInfo;
+use crate::account::{Actor, AdminChange, NewAccount, Role, Username};
+use crate::app::App;
 use crate::config::Config;
 use crate::crypto;
 use crate::password::Password;
-use crate::roles::Role;
-use crate::store::UserUpdate;
+use crate::peer::Peer;
+use crate::state::AppState;
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -81,8 +80,11 @@ allowed_origins = ["{app_origin}"]
     super::init_logging(&config.log);
     let app = App::build(config).await?;
     let accounts = seed_accounts(app.state()).await?;
-    let state = app.state();
-    crate::directory::seed_if_empty(&*state.stores.employees, state.clock.now()).await?;
+    app.state()
+        .directory()
+        .seed_if_empty()
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding the directory: {e}"))?;
 
     let site = app_router(&args.app_dir, &api_origin);
     let site_listener =
@@ -114,30 +116,33 @@ async fn seed_accounts(state: &AppState) -> anyhow::Result<Vec<(&'static str, Ro
         let username = Username::parse(name).map_err(anyhow::Error::msg)?;
         let password = Password::generate();
         let fail = |e: crate::error::ApiError| anyhow::anyhow!("seeding {name}: {e}");
-        match state.stores.users.credentials(&username).await? {
+        let accounts_service = state.accounts();
+        let demo = Peer::default();
+        match accounts_service.find(&username).await.map_err(fail)? {
             Some(existing) => {
-                let hash = state.passwords.hash(&password).await.map_err(fail)?;
-                state
-                    .stores
-                    .users
-                    .set_password_hash(existing.user.id, &hash)
-                    .await?;
-                let update = UserUpdate {
+                accounts_service
+                    .set_password(&existing, &password, Actor::Demo, &demo)
+                    .await
+                    .map_err(fail)?;
+                let change = AdminChange {
                     role: Some(role),
                     disabled: Some(false),
                 };
-                account::change(
-                    state,
-                    existing.user.id,
-                    update,
-                    &ClientInfo::default(),
-                    "demo",
-                )
-                .await
-                .map_err(fail)?;
+                accounts_service
+                    .change(existing.id, change, Actor::Demo, &demo)
+                    .await
+                    .map_err(fail)?;
             }
             None => {
-                account::create(state, username, &password, role, None, None)
+                let account = NewAccount {
+                    username,
+                    password: password.clone(),
+                    role,
+                    name: None,
+                    email: None,
+                };
+                accounts_service
+                    .create(account, Actor::Demo, &demo)
                     .await
                     .map_err(fail)?;
             }

@@ -95,7 +95,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let prefix = Config::load(cli.config.as_deref())
                 .map(|c| c.server.api_prefix)
                 .unwrap_or_default();
-            println!("{}", crate::app::openapi_json(&prefix));
+            println!("{}", crate::routes::openapi_json(&prefix));
             Ok(())
         }
         Command::CheckConfig => {

@@ -2,11 +2,11 @@
 
 use clap::Subcommand;
 
-use crate::app::AppState;
-use crate::client::ClientInfo;
 use crate::clock::rfc3339;
 use crate::config::Config;
-use crate::store::AuditEvent;
+use crate::peer::Peer;
+use crate::session::Revoker;
+use crate::state::AppState;
 
 #[derive(Subcommand)]
 pub enum SessionsCommand {
@@ -30,7 +30,7 @@ pub async fn run(config: Config, command: SessionsCommand) -> anyhow::Result<()>
                 "{:<24} {:<20} {:<20} {:<20} {:<8} {:<15} user agent",
                 "id", "created", "last seen", "expires", "remember", "ip"
             );
-            for s in state.stores.sessions.list_for_user(user.id).await? {
+            for s in state.sessions().list(user.id).await? {
                 println!(
                     "{:<24} {:<20} {:<20} {:<20} {:<8} {:<15} {}",
                     s.id,
@@ -45,25 +45,23 @@ pub async fn run(config: Config, command: SessionsCommand) -> anyhow::Result<()>
         }
         SessionsCommand::Revoke { username, id, all } => {
             let user = super::user::find(&state, &username).await?;
+            let sessions = state.sessions();
+            let operator = Peer::default();
             let revoked = match (id, all) {
-                (_, true) => state.stores.sessions.delete_for_user(user.id).await?,
+                (_, true) => sessions
+                    .revoke_all(&user, None, Revoker::Cli, &operator)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
                 (Some(id), false) => {
-                    let own = state
-                        .stores
-                        .sessions
-                        .list_for_user(user.id)
-                        .await?
-                        .iter()
-                        .any(|s| s.id == id);
-                    anyhow::ensure!(own, "{} has no session {id}", user.username);
-                    u64::from(state.stores.sessions.delete(&id).await?)
+                    let done = sessions
+                        .revoke(&user, &id, Revoker::Cli, &operator)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    anyhow::ensure!(done, "{} has no session {id}", user.username);
+                    1
                 }
                 (None, false) => anyhow::bail!("name a session id, or pass --all"),
             };
-            let event = AuditEvent::new(&state, "sessions_revoked", &ClientInfo::default())
-                .user(&user)
-                .detail(format!("{revoked} by cli"));
-            crate::audit::record(&state, event).await;
             println!("revoked {revoked} session(s) of {}", user.username);
         }
     }

@@ -1,18 +1,18 @@
 //! `gatehouse user add|passwd|role|disable|list`: account administration against the
-//! configured database, for operators with shell access.
+//! configured database, for operators with shell access. Every command calls the same account
+//! services as the HTTP API, so it ends sessions and writes the audit trail exactly as the API
+//! does.
 
 use std::io::BufRead;
 
 use clap::Subcommand;
 
-use crate::account::{self, Username};
-use crate::app::AppState;
-use crate::client::ClientInfo;
+use crate::account::{Actor, AdminChange, DisplayName, Email, NewAccount, Role, User, Username};
 use crate::clock::SystemClock;
 use crate::config::Config;
 use crate::password::Password;
-use crate::roles::Role;
-use crate::store::UserUpdate;
+use crate::peer::Peer;
+use crate::state::AppState;
 
 #[derive(Subcommand)]
 pub enum UserCommand {
@@ -30,15 +30,16 @@ pub enum UserCommand {
         #[arg(long)]
         email: Option<String>,
     },
-    /// Set a new password; prints a generated one unless --password-stdin is given.
+    /// Set a new password (a reset): ends every session of the account, on every node, and is
+    /// recorded in the audit trail. Prints a generated password unless --password-stdin is given.
     Passwd {
         username: String,
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Set the role (user or admin).
+    /// Set the role (user or admin); takes effect on the account's next request, audited.
     Role { username: String, role: String },
-    /// Disable an account (ends its sessions), or enable it again with --enable.
+    /// Disable an account (ends its sessions at once), or enable it again with --enable; audited.
     Disable {
         username: String,
         #[arg(long)]
@@ -48,8 +49,27 @@ pub enum UserCommand {
     List,
 }
 
+fn failed(e: crate::error::ApiError) -> anyhow::Error {
+    match e {
+        crate::error::ApiError::Validation { fields, .. } => {
+            let problems: Vec<String> = fields
+                .iter()
+                .map(|(field, codes)| format!("{field}: {}", codes.join(", ")))
+                .collect();
+            anyhow::anyhow!("refused: {}", problems.join("; "))
+        }
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+fn parse_role(role: &str) -> anyhow::Result<Role> {
+    Role::parse(role).map_err(|_| anyhow::anyhow!("role must be `user` or `admin`"))
+}
+
 pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
     let state = AppState::new(config, std::sync::Arc::new(SystemClock)).await?;
+    let accounts = state.accounts();
+    let operator = Peer::default();
     match command {
         UserCommand::Add {
             username,
@@ -59,12 +79,30 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
             email,
         } => {
             let username = parse_username(&username)?;
-            let role = Role::parse(&role)
-                .map_err(|_| anyhow::anyhow!("role must be `user` or `admin`"))?;
+            let role = parse_role(&role)?;
+            let name = match name {
+                Some(n) => DisplayName::parse(&n)
+                    .map_err(|code| anyhow::anyhow!("invalid --name: {code}"))?,
+                None => None,
+            };
+            let email = match email {
+                Some(e) => {
+                    Email::parse(&e).map_err(|code| anyhow::anyhow!("invalid --email: {code}"))?
+                }
+                None => None,
+            };
             let (password, generated) = new_password(password_stdin)?;
-            let user = account::create(&state, username, &password, role, name, email)
+            let account = NewAccount {
+                username,
+                password: password.clone(),
+                role,
+                name,
+                email,
+            };
+            let user = accounts
+                .create(account, Actor::Cli, &operator)
                 .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .map_err(failed)?;
             println!(
                 "created {} (id {}, {})",
                 user.username,
@@ -81,39 +119,41 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
         } => {
             let user = find(&state, &username).await?;
             let (password, generated) = new_password(password_stdin)?;
-            let hash = state
-                .passwords
-                .hash(&password)
+            let ended = accounts
+                .set_password(&user, &password, Actor::Cli, &operator)
                 .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            state.stores.users.set_password_hash(user.id, &hash).await?;
-            println!("password of {} changed", user.username);
+                .map_err(failed)?;
+            println!(
+                "password of {} changed; {ended} session(s) ended",
+                user.username
+            );
             if generated {
                 println!("password: {}", password.expose());
             }
         }
         UserCommand::Role { username, role } => {
             let user = find(&state, &username).await?;
-            let role = Role::parse(&role)
-                .map_err(|_| anyhow::anyhow!("role must be `user` or `admin`"))?;
-            let update = UserUpdate {
+            let role = parse_role(&role)?;
+            let change = AdminChange {
                 role: Some(role),
-                ..UserUpdate::default()
+                ..AdminChange::default()
             };
-            account::change(&state, user.id, update, &ClientInfo::default(), "cli")
+            accounts
+                .change(user.id, change, Actor::Cli, &operator)
                 .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .map_err(failed)?;
             println!("{} is now {}", user.username, role.as_str());
         }
         UserCommand::Disable { username, enable } => {
             let user = find(&state, &username).await?;
-            let update = UserUpdate {
+            let change = AdminChange {
                 disabled: Some(!enable),
-                ..UserUpdate::default()
+                ..AdminChange::default()
             };
-            account::change(&state, user.id, update, &ClientInfo::default(), "cli")
+            accounts
+                .change(user.id, change, Actor::Cli, &operator)
                 .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .map_err(failed)?;
             println!(
                 "{} is now {}",
                 user.username,
@@ -125,7 +165,7 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
                 "{:>6}  {:<32} {:<6} {:<8} created",
                 "id", "username", "role", "status"
             );
-            for u in state.stores.users.list().await? {
+            for u in accounts.list().await.map_err(failed)? {
                 let status = if u.disabled { "disabled" } else { "active" };
                 println!(
                     "{:>6}  {:<32} {:<6} {:<8} {}",
@@ -145,14 +185,13 @@ fn parse_username(input: &str) -> anyhow::Result<Username> {
     Username::parse(input).map_err(|code| anyhow::anyhow!("invalid username {input:?}: {code}"))
 }
 
-pub(super) async fn find(state: &AppState, username: &str) -> anyhow::Result<crate::account::User> {
+pub(super) async fn find(state: &AppState, username: &str) -> anyhow::Result<User> {
     let username = parse_username(username)?;
     state
-        .stores
-        .users
-        .credentials(&username)
-        .await?
-        .map(|c| c.user)
+        .accounts()
+        .find(&username)
+        .await
+        .map_err(failed)?
         .ok_or_else(|| anyhow::anyhow!("no account named {}", username.as_str()))
 }
 

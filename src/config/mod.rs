@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::Deserialize;
 use time::Duration;
 
-use crate::cors::Origin;
+use crate::origin::Origin;
 
 mod raw;
 
@@ -220,6 +220,16 @@ pub const OWASP_ARGON2_ITERATIONS: u32 = 2;
 pub const MAX_CACHE_TTL_MS: u64 = 10_000;
 
 pub const ENV_PREFIX: &str = "GATEHOUSE__";
+
+/// Methods the API uses: the default for private CORS resources and what a resource may list.
+pub const API_METHODS: &[axum::http::Method] = &[
+    axum::http::Method::GET,
+    axum::http::Method::HEAD,
+    axum::http::Method::POST,
+    axum::http::Method::PUT,
+    axum::http::Method::PATCH,
+    axum::http::Method::DELETE,
+];
 
 impl Config {
     /// Reads `path` (if given) and the process environment.

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use time::Duration;
 
 use super::*;
-use crate::cors::Origin;
+use crate::origin::Origin;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -178,11 +178,11 @@ fn validate_resource(
         problems.push(format!("{at}: origins = \"*\" cannot be combined with credentials = true (browsers refuse it); use origins = \"allowlist\""));
     }
     let methods = match &raw.methods {
-        None => crate::cors::ALLOWED_METHODS.to_vec(),
+        None => API_METHODS.to_vec(),
         Some(list) => list
             .iter()
             .filter_map(|m| {
-                let found = crate::cors::ALLOWED_METHODS
+                let found = API_METHODS
                     .iter()
                     .find(|a| a.as_str() == m.as_str());
                 if found.is_none() {

@@ -8,28 +8,16 @@
 //! The policy is chosen from the normalised path, and a public policy is only used when the
 //! request path is already in normal form, so `/race/../employees` cannot borrow it.
 
-mod origin;
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
-use crate::config::{CorsConfig, CorsResource};
+use crate::config::{API_METHODS, CorsConfig, CorsResource};
 use crate::error::ApiError;
-
-pub use origin::Origin;
-
-/// Methods the API uses; the default for private resources.
-pub const ALLOWED_METHODS: &[Method] = &[
-    Method::GET,
-    Method::HEAD,
-    Method::POST,
-    Method::PUT,
-    Method::PATCH,
-    Method::DELETE,
-];
+use crate::metrics::Metrics;
 
 /// Request headers an allowlisted origin may send (jQuery adds `X-Requested-With`; the
 /// safelisted `Accept`/`Accept-Language`/`Content-Language` and `Origin` appear in hand-written
@@ -98,7 +86,10 @@ impl Policy {
     }
 }
 
+/// The origin policy: the CORS layer's substate, also asked by the CSRF rules whether an
+/// origin is allowlisted.
 pub struct Cors {
+    metrics: Arc<Metrics>,
     allowed: Vec<HeaderValue>,
     max_age: HeaderValue,
     prefix: String,
@@ -107,8 +98,9 @@ pub struct Cors {
 }
 
 impl Cors {
-    pub fn new(config: &CorsConfig, api_prefix: &str) -> Self {
+    pub fn new(config: &CorsConfig, api_prefix: &str, metrics: Arc<Metrics>) -> Self {
         Self {
+            metrics,
             allowed: config
                 .allowed_origins
                 .iter()
@@ -130,7 +122,7 @@ impl Cors {
                     },
                 )
                 .collect(),
-            private: Policy::new(None, false, true, ALLOWED_METHODS.to_vec()),
+            private: Policy::new(None, false, true, API_METHODS.to_vec()),
         }
     }
 
@@ -264,15 +256,14 @@ pub fn is_preflight(request: &Request) -> bool {
 }
 
 /// Middleware: answers preflights and decorates every other response.
-pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let cors = &state.cors;
+pub async fn layer(State(cors): State<Arc<Cors>>, request: Request, next: Next) -> Response {
     let policy = cors.policy_for(request.uri().path());
     let preflight = is_preflight(&request);
     let grant = cors.grant(policy, request.headers());
     let mut response = if preflight {
         let answer = cors.preflight(policy, request.headers());
         if answer.status().is_client_error() {
-            state.metrics.refusal(if grant.is_some() {
+            cors.metrics.refusal(if grant.is_some() {
                 "preflight_refused"
             } else {
                 "origin_not_allowed"

@@ -8,16 +8,20 @@
 //! Tokens are read from that header only, never from the URL or body, and method-override
 //! headers or `_method` parameters are not honoured anywhere.
 
+use std::sync::Arc;
+
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
-use crate::client::ClientInfo;
+use crate::audit::Audit;
+use crate::cors::Cors;
 use crate::error::ApiError;
-use crate::session::SessionContext;
-use crate::store::AuditEvent;
+use crate::metrics::Metrics;
+use crate::origin::Origin;
+use crate::peer::{Peer, TrustedProxies};
+use crate::session::{SessionContext, SessionManager};
 
 pub const TOKEN_HEADER: &str = "x-csrf-token";
 
@@ -28,30 +32,39 @@ pub fn is_unsafe(method: &Method) -> bool {
     )
 }
 
+/// What the CSRF rules need: the API's own origin, the allowlist (through the origin policy),
+/// the session's tokens, and where refusals are counted and recorded.
+#[derive(Clone)]
+pub struct CsrfGuard {
+    pub public_origin: Origin,
+    pub cors: Arc<Cors>,
+    pub sessions: Arc<SessionManager>,
+    pub audit: Audit,
+    pub metrics: Arc<Metrics>,
+    pub proxies: TrustedProxies,
+}
+
 /// Middleware; runs after the session layer.
-pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn layer(State(guard): State<CsrfGuard>, request: Request, next: Next) -> Response {
     if !is_unsafe(request.method()) {
         return next.run(request).await;
     }
-    match check(&state, &request) {
+    match check(&guard, &request) {
         Ok(()) => next.run(request).await,
         Err(e) => {
-            state.metrics.refusal(e.code());
-            let client = ClientInfo::of(&state, request.headers(), request.extensions());
+            guard.metrics.refusal(e.code());
+            let peer = Peer::of(&guard.proxies, request.headers(), request.extensions());
             let detail = format!("{} {} {}", e.code(), request.method(), request.uri().path());
-            crate::audit::record(
-                &state,
-                AuditEvent::new(&state, "request_refused", &client).detail(detail),
-            )
-            .await;
+            let event = guard.audit.event("request_refused", &peer).detail(detail);
+            guard.audit.record(event).await;
             e.into_response()
         }
     }
 }
 
-fn check(state: &AppState, request: &Request) -> Result<(), ApiError> {
+fn check(guard: &CsrfGuard, request: &Request) -> Result<(), ApiError> {
     let headers = request.headers();
-    check_origin(state, headers)?;
+    check_origin(guard, headers)?;
     check_content_type(headers)?;
     let context = request
         .extensions()
@@ -59,10 +72,10 @@ fn check(state: &AppState, request: &Request) -> Result<(), ApiError> {
         .ok_or_else(|| {
             ApiError::internal(anyhow::anyhow!("csrf layer ran before the session layer"))
         })?;
-    check_token(state, headers, context)
+    check_token(guard, headers, context)
 }
 
-fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+fn check_origin(guard: &CsrfGuard, headers: &HeaderMap) -> Result<(), ApiError> {
     // Verify Origin against an allowlist (OWASP CSRF cheat sheet, "Verifying Origin with
     // standard headers"); non-browser clients send none and rely on the token alone.
     let origins = headers.get_all(header::ORIGIN).iter().count();
@@ -70,8 +83,8 @@ fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
         return Ok(());
     }
     let own = crate::cors::single_origin(headers)
-        .is_some_and(|o| o.as_bytes() == state.config.server.public_origin.as_str().as_bytes());
-    if own || state.cors.allowed_origin(headers).is_some() {
+        .is_some_and(|o| o.as_bytes() == guard.public_origin.as_str().as_bytes());
+    if own || guard.cors.allowed_origin(headers).is_some() {
         Ok(())
     } else {
         Err(ApiError::OriginNotAllowed)
@@ -107,7 +120,7 @@ pub fn is_json(content_type: &str) -> bool {
 }
 
 fn check_token(
-    state: &AppState,
+    guard: &CsrfGuard,
     headers: &HeaderMap,
     context: &SessionContext,
 ) -> Result<(), ApiError> {
@@ -118,7 +131,7 @@ fn check_token(
         (Some(t), None) if t.is_empty() => return Err(ApiError::CsrfTokenMissing),
         (Some(t), None) => t,
     };
-    if state.sessions.csrf_valid(context, token.as_bytes()) {
+    if guard.sessions.csrf_valid(context, token.as_bytes()) {
         Ok(())
     } else {
         Err(ApiError::CsrfTokenInvalid)

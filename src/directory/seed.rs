@@ -2,7 +2,7 @@
 
 use time::OffsetDateTime;
 
-use super::EmployeeInput;
+use super::records::EmployeeInput;
 use crate::store::{EmployeeStore, StoreResult};
 
 /// (first, last, title, department, manager index, city, twitter)

@@ -1,6 +1,8 @@
 //! The employee directory API of seed 002, behind `authorize(role)`: any user reads, an admin
 //! sees reports and writes. Lists are plain JSON arrays, as Backbone collections expect.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,12 +11,13 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
-use crate::directory::{Employee, EmployeeId, EmployeeInput, EmployeeSummary, parse_timestamp};
+use crate::directory::{
+    Directory, Employee, EmployeeId, EmployeeInput, EmployeeSummary, parse_timestamp,
+};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery, PathParam};
-use crate::roles::{Admin, CurrentUser, RequireRole};
-use crate::store::StoreError;
+use crate::http::auth::{Admin, CurrentUser, RequireRole};
+use crate::http::extract::{ApiJson, ApiQuery, PathParam};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -38,16 +41,11 @@ struct NameFilter {
     (status = 401, description = "`unauthenticated`", body = ErrorBody),
 ))]
 async fn list_employees(
-    State(state): State<AppState>,
+    State(directory): State<Arc<Directory>>,
     _: CurrentUser,
     ApiQuery(filter): ApiQuery<NameFilter>,
 ) -> Result<Json<Vec<EmployeeSummary>>, ApiError> {
-    let name = filter
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty());
-    Ok(Json(state.stores.employees.list(name).await?))
+    Ok(Json(directory.list(filter.name.as_deref()).await?))
 }
 
 /// Employees whose "first last" contains the query (ignoring case).
@@ -58,11 +56,11 @@ async fn list_employees(
         (status = 401, description = "`unauthenticated`", body = ErrorBody),
     ))]
 async fn search_employees(
-    State(state): State<AppState>,
+    State(directory): State<Arc<Directory>>,
     _: CurrentUser,
     PathParam(query): PathParam<String>,
 ) -> Result<Json<Vec<EmployeeSummary>>, ApiError> {
-    Ok(Json(state.stores.employees.list(Some(query.trim())).await?))
+    Ok(Json(directory.list(Some(&query)).await?))
 }
 
 /// Employees changed after a time (Unix seconds or RFC 3339).
@@ -74,13 +72,13 @@ async fn search_employees(
         (status = 422, description = "`validation_failed`: not a time", body = ErrorBody),
     ))]
 async fn employees_modified_since(
-    State(state): State<AppState>,
+    State(directory): State<Arc<Directory>>,
     _: CurrentUser,
     PathParam(timestamp): PathParam<String>,
 ) -> Result<Json<Vec<EmployeeSummary>>, ApiError> {
     let since = parse_timestamp(&timestamp)
         .ok_or_else(|| ApiError::field("timestamp", "invalid_timestamp"))?;
-    Ok(Json(state.stores.employees.modified_since(since).await?))
+    Ok(Json(directory.modified_since(since).await?))
 }
 
 /// One employee in full.
@@ -92,18 +90,11 @@ async fn employees_modified_since(
         (status = 404, description = "`not_found`", body = ErrorBody),
     ))]
 async fn get_employee(
-    State(state): State<AppState>,
+    State(directory): State<Arc<Directory>>,
     _: CurrentUser,
     PathParam(id): PathParam<EmployeeId>,
 ) -> Result<Json<Employee>, ApiError> {
-    Ok(Json(
-        state
-            .stores
-            .employees
-            .get(id)
-            .await?
-            .ok_or(ApiError::NotFound)?,
-    ))
+    Ok(Json(directory.get(id).await?))
 }
 
 /// An employee's direct reports (admins only, as in the tutorial).
@@ -116,52 +107,11 @@ async fn get_employee(
         (status = 404, description = "`not_found`", body = ErrorBody),
     ))]
 async fn employee_reports(
-    State(state): State<AppState>,
+    State(directory): State<Arc<Directory>>,
     _: RequireRole<Admin>,
     PathParam(id): PathParam<EmployeeId>,
 ) -> Result<Json<Vec<EmployeeSummary>>, ApiError> {
-    if state.stores.employees.manager_of(id).await?.is_none() {
-        return Err(ApiError::NotFound);
-    }
-    Ok(Json(state.stores.employees.reports(id).await?))
-}
-
-/// Validates a write: field rules, then that the manager exists and is not the employee or
-/// one of their own reports (which would make a cycle).
-async fn checked(
-    state: &AppState,
-    id: Option<EmployeeId>,
-    input: EmployeeInput,
-) -> Result<EmployeeInput, ApiError> {
-    crate::routes::validate_named(&input, EmployeeInput::wire_name)?;
-    let input = input.normalised();
-    let Some(manager) = input.manager_id else {
-        return Ok(input);
-    };
-    let mut cursor = Some(manager);
-    let mut depth = 0;
-    while let Some(current) = cursor {
-        if Some(current) == id {
-            return Err(ApiError::field("managerId", "manager_cycle"));
-        }
-        depth += 1;
-        cursor = match state.stores.employees.manager_of(current).await? {
-            Some(next) if depth < 10_000 => next,
-            Some(_) => return Err(ApiError::field("managerId", "manager_cycle")),
-            None if current == manager => {
-                return Err(ApiError::field("managerId", "unknown_manager"));
-            }
-            None => None,
-        };
-    }
-    Ok(input)
-}
-
-fn write_error(e: StoreError) -> ApiError {
-    match e {
-        StoreError::UnknownManager => ApiError::field("managerId", "unknown_manager"),
-        other => other.into(),
-    }
+    Ok(Json(directory.reports(id).await?))
 }
 
 /// Adds an employee.
@@ -174,17 +124,11 @@ fn write_error(e: StoreError) -> ApiError {
         (status = 422, description = "`validation_failed` with `fields`", body = ErrorBody),
     ))]
 async fn create_employee(
-    State(state): State<AppState>,
+    State(directory): State<Arc<Directory>>,
     _: RequireRole<Admin>,
     ApiJson(input): ApiJson<EmployeeInput>,
 ) -> Result<Response, ApiError> {
-    let input = checked(&state, None, input).await?;
-    let employee = state
-        .stores
-        .employees
-        .create(&input, state.clock.now())
-        .await
-        .map_err(write_error)?;
+    let employee = directory.create(input).await?;
     Ok((StatusCode::CREATED, Json(employee)).into_response())
 }
 
@@ -200,22 +144,12 @@ async fn create_employee(
         (status = 422, description = "`validation_failed` with `fields`", body = ErrorBody),
     ))]
 async fn replace_employee(
-    State(state): State<AppState>,
+    State(directory): State<Arc<Directory>>,
     _: RequireRole<Admin>,
     PathParam(id): PathParam<EmployeeId>,
     ApiJson(input): ApiJson<EmployeeInput>,
 ) -> Result<Json<Employee>, ApiError> {
-    if state.stores.employees.manager_of(id).await?.is_none() {
-        return Err(ApiError::NotFound);
-    }
-    let input = checked(&state, Some(id), input).await?;
-    let employee = state
-        .stores
-        .employees
-        .update(id, &input, state.clock.now())
-        .await
-        .map_err(write_error)?;
-    Ok(Json(employee.ok_or(ApiError::NotFound)?))
+    Ok(Json(directory.replace(id, input).await?))
 }
 
 /// Removes an employee; their reports move up to the removed employee's manager.
@@ -228,13 +162,10 @@ async fn replace_employee(
         (status = 404, description = "`not_found`", body = ErrorBody),
     ))]
 async fn delete_employee(
-    State(state): State<AppState>,
+    State(directory): State<Arc<Directory>>,
     _: RequireRole<Admin>,
     PathParam(id): PathParam<EmployeeId>,
 ) -> Result<StatusCode, ApiError> {
-    if state.stores.employees.delete(id, state.clock.now()).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound)
-    }
+    directory.delete(id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -6,8 +6,9 @@ use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+use crate::store::Stores;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -33,8 +34,8 @@ async fn healthz() -> Json<Status> {
     (status = 200, description = "Ready", body = Status),
     (status = 503, description = "`store_unavailable`", body = ErrorBody),
 ))]
-async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
-    if let Err((store, e)) = state.stores.ping().await {
+async fn readyz(State(stores): State<Stores>) -> Result<Json<Status>, ApiError> {
+    if let Err((store, e)) = stores.ping().await {
         tracing::warn!(store, error = %e, "readiness check failed");
         return Err(e.into());
     }

@@ -1,7 +1,19 @@
 //! The HTTP surface, one module per resource, each exposing its own `router()`.
 //!
 //! Every route is registered through `utoipa_axum::routes!`, so the OpenAPI document at
-//! `/openapi.json` is generated from the same registrations the router serves.
+//! `/openapi.json` is generated from the same registrations the router serves. Routes come in
+//! three groups, and which group a route is in decides who may call it (deny by default):
+//!
+//! - **sessionless** (health, readiness, metrics, the OpenAPI document, the public race results):
+//!   outside the session and CSRF layers; cookies are never looked at;
+//! - **anonymous** (the session resource and sign-up): under the session and CSRF layers, open
+//!   to callers who are not logged in;
+//! - **private** (everything else): under the session and CSRF layers and one `route_layer` that
+//!   answers 401 `unauthenticated` before any handler runs.
+//!
+//! [`PUBLIC_OPERATIONS`] is the one list of what may be called without logging in; a unit test
+//! holds the first two groups to it, and an API test walks the OpenAPI document and checks that
+//! every other operation answers 401 to an anonymous caller.
 
 mod employees;
 mod health;
@@ -11,31 +23,107 @@ mod session;
 mod sessions;
 mod users;
 
+use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
 use garde::Validate;
+use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::app::AppState;
-use crate::error::{ApiError, FieldErrors};
+use crate::csrf::CsrfGuard;
+use crate::error::ApiError;
+use crate::session::SessionManager;
+use crate::state::AppState;
 
 pub use session::SessionBody;
 
-/// Routes that need the session and CSRF layers.
-pub fn private() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .merge(session::router())
-        .merge(sessions::router())
+/// Every operation that needs no login, as (method, path). API paths are relative to
+/// `server.api_prefix`; the operations endpoints (`/healthz` ...) are always at the root.
+pub const PUBLIC_OPERATIONS: &[(&str, &str)] = &[
+    ("get", "/session"),
+    ("post", "/session"),
+    ("delete", "/session"),
+    ("delete", "/session/{id}"),
+    ("post", "/users"),
+    ("get", "/race/results"),
+    ("post", "/race/results"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/openapi.json"),
+];
+
+/// Root endpoints for operators, outside the API prefix.
+fn operations() -> OpenApiRouter<AppState> {
+    health::router().merge(ops::router())
+}
+
+/// API routes any origin may call, outside the session and CSRF layers (cookies are ignored).
+fn sessionless() -> OpenApiRouter<AppState> {
+    race::router()
+}
+
+/// API routes under the session and CSRF layers that an anonymous caller may use.
+fn anonymous() -> OpenApiRouter<AppState> {
+    session::router().merge(users::sign_up_router())
+}
+
+/// API routes that need a logged-in caller.
+fn private() -> OpenApiRouter<AppState> {
+    sessions::router()
         .merge(users::router())
         .merge(employees::router())
 }
 
-/// Routes any origin may call, outside the session and CSRF layers (cookies are ignored).
-pub fn public() -> OpenApiRouter<AppState> {
-    race::router()
+#[derive(utoipa::OpenApi)]
+#[openapi(info(
+    title = "Gatehouse",
+    description = "Session authentication for single-page apps whose API lives on another origin. \
+        Unsafe requests need `X-CSRF-Token` (the `_csrf` of the latest session reply) and, with a body, \
+        `Content-Type: application/json`. Errors are `{\"error\": {\"code\", \"message\", \"fields\"?}}`."
+))]
+struct ApiDoc;
+
+/// Every route with its OpenAPI operation, the API mounted at `prefix`. With a state, the
+/// routes get their session, CSRF and login layers; without one, the result is only good for
+/// its document.
+pub fn documented(prefix: &str, state: Option<&AppState>) -> (Router<AppState>, OpenApi) {
+    let mut private = private();
+    let mut anonymous = anonymous();
+    let mut sessionless = sessionless();
+    let mut operations = operations();
+    document_common_errors(private.get_openapi_mut(), Group::Private);
+    document_common_errors(anonymous.get_openapi_mut(), Group::Anonymous);
+    document_common_errors(sessionless.get_openapi_mut(), Group::Sessionless);
+    document_common_errors(operations.get_openapi_mut(), Group::Sessionless);
+    // Deny by default: one layer in front of every private route (OWASP ASVS 5.0 V8.2.1).
+    let mut with_session = private
+        .route_layer(from_fn(crate::http::auth::require_login))
+        .merge(anonymous);
+    if let Some(state) = state {
+        let sessions: std::sync::Arc<SessionManager> = axum::extract::FromRef::from_ref(state);
+        let csrf: CsrfGuard = axum::extract::FromRef::from_ref(state);
+        with_session = with_session
+            .layer(from_fn_with_state(csrf, crate::csrf::layer))
+            .layer(from_fn_with_state(sessions, crate::session::layer));
+    }
+    let api = with_session.merge(sessionless);
+    let api = if prefix.is_empty() {
+        api
+    } else {
+        OpenApiRouter::new().nest(prefix, api)
+    };
+    OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+        .merge(operations)
+        .merge(api)
+        .split_for_parts()
 }
 
-/// Health, readiness, metrics and the OpenAPI document, at the root.
-pub fn operations() -> OpenApiRouter<AppState> {
-    health::router().merge(ops::router())
+/// The OpenAPI document for an API mounted at `prefix`, as served at `/openapi.json`.
+pub fn openapi_json(prefix: &str) -> String {
+    documented(prefix, None)
+        .1
+        .to_pretty_json()
+        .unwrap_or_default()
 }
 
 /// A garde rule from one of our parse functions; absent values are `required` when `needed`.
@@ -52,34 +140,23 @@ pub fn rule<T>(
 
 /// Validates a body and collects every field's codes into one 422.
 pub fn validate(body: &impl Validate<Context = ()>) -> Result<(), ApiError> {
-    validate_named(body, str::to_owned)
+    crate::error::validate_fields(body, str::to_owned)
 }
 
-/// [`validate`] for bodies whose JSON names differ from their Rust field names (garde reports
-/// the Rust names); `wire_name` maps one to the other.
-pub fn validate_named(
-    body: &impl Validate<Context = ()>,
-    wire_name: fn(&str) -> String,
-) -> Result<(), ApiError> {
-    body.validate().map_err(|report| {
-        let mut fields = FieldErrors::new();
-        for (path, error) in report.iter() {
-            fields
-                .entry(wire_name(&path.to_string()))
-                .or_default()
-                .push(error.message().to_owned());
-        }
-        ApiError::Validation {
-            message: "some fields are invalid; see `fields`".into(),
-            fields,
-        }
-    })
+/// Which group an operation is mounted in.
+#[derive(Clone, Copy, PartialEq)]
+enum Group {
+    Sessionless,
+    Anonymous,
+    Private,
 }
 
-/// Adds the error answers every operation of a kind can give, so the document lists every
+/// Adds the error answers every operation of a group can give, so the document lists every
 /// status the server sends: bad bodies (400, 413, 415, 422) where there is a body, 404 where
-/// there are path parameters, CSRF refusals on unsafe private routes, 503 where a store is used.
-pub fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
+/// there are path parameters, CSRF refusals on unsafe routes under the session layers, 401 on
+/// private routes, 503 wherever the session store is read. Sessionless operations that use a
+/// store (readiness, metrics) document their 503 themselves.
+fn document_common_errors(doc: &mut OpenApi, group: Group) {
     use utoipa::openapi::{Content, HttpMethod, Ref, RefOr, ResponseBuilder};
     let error = |text: &str| -> RefOr<utoipa::openapi::Response> {
         let content = Content::new(Some(Ref::from_schema_name("ErrorBody")));
@@ -90,8 +167,7 @@ pub fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
             .into()
     };
     for (path, item) in doc.paths.paths.iter_mut() {
-        let public =
-            path.ends_with("/race/results") || path == "/healthz" || path == "/openapi.json";
+        let public = group == Group::Sessionless;
         let has_path_params = path.contains('{');
         for method in [
             HttpMethod::Get,
@@ -142,9 +218,53 @@ pub fn document_common_errors(doc: &mut utoipa::openapi::OpenApi) {
                     "`validation_failed`: the query string could not be read",
                 );
             }
+            if group == Group::Private {
+                add("401", "`unauthenticated`");
+            }
             if !public {
                 add("503", "`store_unavailable`");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn operations_of(router: OpenApiRouter<AppState>) -> Vec<(String, String)> {
+        let doc = router.into_openapi();
+        let mut found = Vec::new();
+        for (path, item) in doc.paths.paths {
+            let methods = [
+                ("get", item.get.is_some()),
+                ("post", item.post.is_some()),
+                ("put", item.put.is_some()),
+                ("patch", item.patch.is_some()),
+                ("delete", item.delete.is_some()),
+            ];
+            for (method, present) in methods {
+                if present {
+                    found.push((method.to_owned(), path.clone()));
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn the_public_list_is_exactly_the_routes_mounted_without_the_login_layer() {
+        let mut open = operations_of(operations().merge(sessionless()).merge(anonymous()));
+        open.dedup();
+        let mut listed: Vec<(String, String)> = PUBLIC_OPERATIONS
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .collect();
+        listed.sort();
+        assert_eq!(open, listed);
+        for operation in operations_of(private()) {
+            assert!(!listed.contains(&operation), "{operation:?} is listed public");
         }
     }
 }

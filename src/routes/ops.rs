@@ -6,8 +6,13 @@ use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use std::sync::Arc;
+
+use crate::clock::Clock;
 use crate::error::{ApiError, ErrorBody};
+use crate::metrics::Metrics;
+use crate::state::{AppState, OpenApiDocument};
+use crate::store::Stores;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -20,13 +25,13 @@ pub fn router() -> OpenApiRouter<AppState> {
     (status = 200, description = "OpenMetrics text", content_type = "application/openmetrics-text", body = String),
     (status = 503, description = "`store_unavailable`", body = ErrorBody),
 ))]
-async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let active = state
-        .stores
-        .sessions
-        .count_active(state.clock.now())
-        .await?;
-    let body = state.metrics.render(active);
+async fn metrics(
+    State(metrics): State<Arc<Metrics>>,
+    State(stores): State<Stores>,
+    State(clock): State<Arc<dyn Clock>>,
+) -> Result<Response, ApiError> {
+    let active = stores.sessions.count_active(clock.now()).await?;
+    let body = metrics.render(active);
     let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
     Ok((
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
@@ -39,8 +44,8 @@ async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", responses(
     (status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object),
 ))]
-async fn openapi(State(state): State<AppState>) -> Response {
-    let json = state.openapi.get().cloned().unwrap_or_default();
+async fn openapi(State(OpenApiDocument(json)): State<OpenApiDocument>) -> Response {
+    let json = json.to_string();
     (
         [(
             header::CONTENT_TYPE,

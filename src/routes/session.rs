@@ -4,23 +4,21 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{AppendHeaders, IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::account::{self, User};
-use crate::app::AppState;
-use crate::audit;
-use crate::client::ClientInfo;
+use crate::account::{Accounts, User};
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ErrorBody, FieldErrors};
-use crate::extract::ApiJson;
+use crate::http::extract::ApiJson;
 use crate::password::Password;
-use crate::session::{Authenticated, SessionContext};
-use crate::store::AuditEvent;
+use crate::peer::Peer;
+use crate::session::{Authenticated, SessionContext, SessionManager};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -56,26 +54,17 @@ impl SessionBody {
         }
     }
 
-    pub fn logged_in(state: &AppState, auth: &Arc<Authenticated>) -> Self {
+    pub fn logged_in(sessions: &SessionManager, auth: &Arc<Authenticated>) -> Self {
         let context = SessionContext::Authenticated(auth.clone());
         Self {
             auth: true,
             id: Some(auth.session.id.clone()),
-            username: Some(auth.user.username.clone()),
+            username: Some(auth.user.username.as_str().to_owned()),
             user: Some(auth.user.clone()),
-            _csrf: state.sessions.csrf_token(&context).unwrap_or_default(),
-            expires_at: Some(rfc3339(state.sessions.expires_at(&auth.session))),
+            _csrf: sessions.csrf_token(&context).unwrap_or_default(),
+            expires_at: Some(rfc3339(sessions.expires_at(&auth.session))),
         }
     }
-}
-
-/// A reply that also sets cookies.
-pub fn with_cookies(cookies: Vec<HeaderValue>, reply: impl IntoResponse) -> Response {
-    (
-        AppendHeaders(cookies.into_iter().map(|c| (header::SET_COOKIE, c))),
-        reply,
-    )
-        .into_response()
 }
 
 /// Who is logged in, and the CSRF token for this browser.
@@ -83,19 +72,16 @@ pub fn with_cookies(cookies: Vec<HeaderValue>, reply: impl IntoResponse) -> Resp
     (status = 200, description = "Always; anonymous replies may set the pre-session cookie", body = SessionBody),
 ))]
 async fn check_session(
-    State(state): State<AppState>,
+    State(sessions): State<Arc<SessionManager>>,
     Extension(context): Extension<SessionContext>,
 ) -> Response {
     match &context {
         SessionContext::Authenticated(auth) => {
-            Json(SessionBody::logged_in(&state, auth)).into_response()
+            Json(SessionBody::logged_in(&sessions, auth)).into_response()
         }
         SessionContext::Anonymous { pre_nonce } => {
-            let (csrf, cookie) = state.sessions.anonymous_token(pre_nonce.as_deref());
-            with_cookies(
-                cookie.into_iter().collect(),
-                Json(SessionBody::anonymous(csrf)),
-            )
+            let (csrf, cookies) = sessions.anonymous_token(pre_nonce.as_deref());
+            cookies.attach(Json(SessionBody::anonymous(csrf)))
         }
     }
 }
@@ -121,9 +107,10 @@ struct LoginRequest {
     (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
 ))]
 async fn login(
-    State(state): State<AppState>,
+    State(sessions): State<Arc<SessionManager>>,
+    State(accounts): State<Arc<Accounts>>,
     Extension(context): Extension<SessionContext>,
-    client: ClientInfo,
+    peer: Peer,
     headers: HeaderMap,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
@@ -141,15 +128,14 @@ async fn login(
     }
     let password = Password::candidate(body.password.as_deref().unwrap_or_default());
     let username = body.username.as_deref().unwrap_or_default();
-    let user = account::authenticate(&state, username, &password, &client, &headers).await?;
-    let (auth, cookies) = state
-        .sessions
-        .start(user, body.remember.unwrap_or(false), &context, &client)
+    let device = sessions.device_for(&headers, username);
+    let user = accounts
+        .authenticate(username, &password, device.as_deref(), &peer)
         .await?;
-    Ok(with_cookies(
-        cookies,
-        Json(SessionBody::logged_in(&state, &auth)),
-    ))
+    let (auth, cookies) = sessions
+        .start(user, body.remember.unwrap_or(false), &context, &peer)
+        .await?;
+    Ok(cookies.attach(Json(SessionBody::logged_in(&sessions, &auth))))
 }
 
 /// Logs out: the stored session is deleted and a fresh anonymous token returned.
@@ -158,19 +144,12 @@ async fn login(
     (status = 403, description = "`csrf_token_missing`, `csrf_token_invalid`, `origin_not_allowed`", body = ErrorBody),
 ))]
 async fn logout(
-    State(state): State<AppState>,
+    State(sessions): State<Arc<SessionManager>>,
     Extension(context): Extension<SessionContext>,
-    client: ClientInfo,
+    peer: Peer,
 ) -> Result<Response, ApiError> {
-    let (csrf, cookies) = state.sessions.end(&context).await?;
-    if let SessionContext::Authenticated(auth) = &context {
-        audit::record(
-            &state,
-            AuditEvent::new(&state, "logout", &client).user(&auth.user),
-        )
-        .await;
-    }
-    Ok(with_cookies(cookies, Json(SessionBody::anonymous(csrf))))
+    let (csrf, cookies) = sessions.end(&context, &peer).await?;
+    Ok(cookies.attach(Json(SessionBody::anonymous(csrf))))
 }
 
 /// Backbone's `DELETE /session/{id}`: the id is the model's URL and always means the caller's
@@ -182,9 +161,9 @@ async fn logout(
         (status = 403, description = "`csrf_token_missing`, `csrf_token_invalid`, `origin_not_allowed`", body = ErrorBody),
     ))]
 async fn logout_by_id(
-    state: State<AppState>,
+    sessions: State<Arc<SessionManager>>,
     context: Extension<SessionContext>,
-    client: ClientInfo,
+    peer: Peer,
 ) -> Result<Response, ApiError> {
-    logout(state, context, client).await
+    logout(sessions, context, peer).await
 }

@@ -1,5 +1,7 @@
 //! The caller's sessions ("devices"): list them, revoke one, or revoke all but the current one.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -7,14 +9,13 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
-use crate::audit;
-use crate::client::ClientInfo;
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiQuery, PathParam};
-use crate::roles::CurrentUser;
-use crate::store::AuditEvent;
+use crate::http::auth::CurrentUser;
+use crate::http::extract::{ApiQuery, PathParam};
+use crate::peer::Peer;
+use crate::session::{Revoker, SessionManager};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -46,13 +47,11 @@ pub struct SessionList {
     (status = 401, description = "`unauthenticated`", body = ErrorBody),
 ))]
 async fn list_sessions(
-    State(state): State<AppState>,
+    State(sessions): State<Arc<SessionManager>>,
     CurrentUser(auth): CurrentUser,
 ) -> Result<Json<SessionList>, ApiError> {
-    let items = state
-        .stores
-        .sessions
-        .list_for_user(auth.user.id)
+    let items = sessions
+        .list(auth.user.id)
         .await?
         .into_iter()
         .map(|s| SessionItem {
@@ -79,27 +78,20 @@ async fn list_sessions(
         (status = 404, description = "`not_found`", body = ErrorBody),
     ))]
 async fn revoke_session(
-    State(state): State<AppState>,
+    State(sessions): State<Arc<SessionManager>>,
     CurrentUser(auth): CurrentUser,
-    client: ClientInfo,
+    peer: Peer,
     PathParam(id): PathParam<String>,
 ) -> Result<StatusCode, ApiError> {
     // Only the caller's own sessions: a foreign id answers exactly like an unknown one.
-    let own = state
-        .stores
-        .sessions
-        .list_for_user(auth.user.id)
+    if sessions
+        .revoke(&auth.user, &id, Revoker::Owner, &peer)
         .await?
-        .into_iter()
-        .any(|s| s.id == id);
-    if !own || !state.stores.sessions.delete(&id).await? {
-        return Err(ApiError::NotFound);
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
     }
-    let event = AuditEvent::new(&state, "session_revoked", &client)
-        .user(&auth.user)
-        .detail(id);
-    audit::record(&state, event).await;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -122,22 +114,21 @@ pub struct Revoked {
     (status = 422, description = "`validation_failed`: `scope` is not `others`", body = ErrorBody),
 ))]
 async fn revoke_sessions(
-    State(state): State<AppState>,
+    State(sessions): State<Arc<SessionManager>>,
     CurrentUser(auth): CurrentUser,
-    client: ClientInfo,
+    peer: Peer,
     ApiQuery(scope): ApiQuery<Scope>,
 ) -> Result<Json<Revoked>, ApiError> {
     if scope.scope.as_deref() != Some("others") {
         return Err(ApiError::field("scope", "must_be_others"));
     }
-    let revoked = state
-        .stores
-        .sessions
-        .delete_others(auth.user.id, &auth.session.id)
+    let revoked = sessions
+        .revoke_all(
+            &auth.user,
+            Some(&auth.session.id),
+            Revoker::Owner,
+            &peer,
+        )
         .await?;
-    let event = AuditEvent::new(&state, "sessions_revoked", &client)
-        .user(&auth.user)
-        .detail(format!("others: {revoked}"));
-    audit::record(&state, event).await;
     Ok(Json(Revoked { revoked }))
 }

@@ -1,8 +1,11 @@
 //! Accounts: sign-up (`POST /users`, which logs in), the caller's own record, and the admin's
-//! list and changes (`GET /users`, `PATCH /users/{id}`).
+//! list and changes (`GET /users`, `PATCH /users/{id}`). Every change is one call to the
+//! account services.
+
+use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::{Extension, Json};
 use garde::Validate;
@@ -10,23 +13,28 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::account::{self, User, Username, parse_email, parse_name};
-use crate::app::AppState;
-use crate::audit;
-use crate::client::ClientInfo;
+use crate::account::{
+    Accounts, Actor, AdminChange, DisplayName, Email, NewAccount, Role, User, Username,
+};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, PathParam};
+use crate::http::auth::{Admin, CurrentUser, RequireRole};
+use crate::http::extract::{ApiJson, PathParam};
 use crate::password::Password;
-use crate::roles::{Admin, CurrentUser, RequireRole, Role};
-use crate::routes::session::{SessionBody, with_cookies};
+use crate::peer::Peer;
+use crate::routes::session::SessionBody;
 use crate::routes::{rule, validate};
-use crate::session::SessionContext;
-use crate::store::{AuditEvent, UserUpdate};
-use axum::http::HeaderMap;
+use crate::session::{SessionContext, SessionManager};
+use crate::state::AppState;
 
+/// `POST /users`: open to anonymous callers.
+pub fn sign_up_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(sign_up))
+}
+
+/// Everything else here needs a login.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_users, sign_up))
+        .routes(routes!(list_users))
         .routes(routes!(current_user, update_profile, delete_account))
         .routes(routes!(change_password))
         .routes(routes!(update_user))
@@ -51,10 +59,10 @@ struct SignUp {
     #[garde(custom(rule(Password::parse_new, true)))]
     #[serde(default)]
     password: Option<String>,
-    #[garde(custom(rule(parse_name, false)))]
+    #[garde(custom(rule(DisplayName::parse, false)))]
     #[serde(default)]
     name: Option<String>,
-    #[garde(custom(rule(parse_email, false)))]
+    #[garde(custom(rule(Email::parse, false)))]
     #[serde(default)]
     email: Option<String>,
 }
@@ -68,9 +76,10 @@ struct SignUp {
     (status = 422, description = "`validation_failed` with `fields`", body = ErrorBody),
 ))]
 async fn sign_up(
-    State(state): State<AppState>,
+    State(accounts): State<Arc<Accounts>>,
+    State(sessions): State<Arc<SessionManager>>,
     Extension(context): Extension<SessionContext>,
-    client: ClientInfo,
+    peer: Peer,
     ApiJson(body): ApiJson<SignUp>,
 ) -> Result<Response, ApiError> {
     validate(&body)?;
@@ -78,34 +87,20 @@ async fn sign_up(
         .map_err(|c| ApiError::field("username", c))?;
     let password = Password::parse_new(body.password.as_deref().unwrap_or_default())
         .map_err(|c| ApiError::field("password", c))?;
-    if password.expose().eq_ignore_ascii_case(username.as_str()) {
-        return Err(ApiError::field("password", "same_as_username"));
-    }
-    let optional = |v: Option<String>, parse: fn(&str) -> Result<String, &'static str>| {
-        v.and_then(|v| parse(&v).ok()).filter(|v| !v.is_empty())
-    };
-    let user = account::create(
-        &state,
+    let account = NewAccount {
         username,
-        &password,
-        Role::User,
-        optional(body.name, parse_name),
-        optional(body.email, parse_email),
-    )
-    .await?;
-    audit::record(
-        &state,
-        AuditEvent::new(&state, "signup", &client).user(&user),
-    )
-    .await;
-    let (auth, cookies) = state.sessions.start(user, false, &context, &client).await?;
-    Ok(with_cookies(
-        cookies,
-        (
-            StatusCode::CREATED,
-            Json(SessionBody::logged_in(&state, &auth)),
-        ),
-    ))
+        password,
+        role: Role::User,
+        // Validated above: a present value parses (to `None` when blank).
+        name: body.name.and_then(|v| DisplayName::parse(&v).ok().flatten()),
+        email: body.email.and_then(|v| Email::parse(&v).ok().flatten()),
+    };
+    let user = accounts.create(account, Actor::Owner, &peer).await?;
+    let (auth, cookies) = sessions.start(user, false, &context, &peer).await?;
+    Ok(cookies.attach((
+        StatusCode::CREATED,
+        Json(SessionBody::logged_in(&sessions, &auth)),
+    )))
 }
 
 /// The caller's own account.
@@ -126,17 +121,17 @@ async fn current_user(CurrentUser(auth): CurrentUser) -> Json<UserReply> {
     (status = 403, description = "`forbidden`", body = ErrorBody),
 ))]
 async fn list_users(
-    State(state): State<AppState>,
+    State(accounts): State<Arc<Accounts>>,
     _: RequireRole<Admin>,
 ) -> Result<Json<UserList>, ApiError> {
     Ok(Json(UserList {
-        items: state.stores.users.list().await?,
+        items: accounts.list().await?,
     }))
 }
 
 /// An admin's change to an account.
 #[derive(Deserialize, Validate, utoipa::ToSchema)]
-struct AdminChange {
+struct AdminChangeBody {
     #[garde(custom(rule(Role::parse, false)))]
     #[serde(default)]
     role: Option<String>,
@@ -146,7 +141,7 @@ struct AdminChange {
 }
 
 /// Changes an account's role or disables it (admins only); disabling ends its sessions.
-#[utoipa::path(patch, path = "/users/{id}", tag = "accounts", request_body = AdminChange,
+#[utoipa::path(patch, path = "/users/{id}", tag = "accounts", request_body = AdminChangeBody,
     params(("id" = i64, Path, description = "User id")),
     responses(
         (status = 200, description = "The changed account", body = UserReply),
@@ -156,19 +151,19 @@ struct AdminChange {
         (status = 422, description = "`validation_failed` with `fields`", body = ErrorBody),
     ))]
 async fn update_user(
-    State(state): State<AppState>,
+    State(accounts): State<Arc<Accounts>>,
     RequireRole(admin, ..): RequireRole<Admin>,
-    client: ClientInfo,
+    peer: Peer,
     PathParam(id): PathParam<i64>,
-    ApiJson(body): ApiJson<AdminChange>,
+    ApiJson(body): ApiJson<AdminChangeBody>,
 ) -> Result<Json<UserReply>, ApiError> {
     validate(&body)?;
-    let change = UserUpdate {
+    let change = AdminChange {
         role: body.role.as_deref().and_then(|r| Role::parse(r).ok()),
         disabled: body.disabled,
     };
-    let actor = format!("admin {}", admin.user.username);
-    let user = account::change(&state, id, change, &client, &actor)
+    let user = accounts
+        .change(id, change, Actor::Admin(&admin.user), &peer)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(Json(UserReply { user }))
@@ -177,11 +172,11 @@ async fn update_user(
 /// `PATCH /users/me` body; a field left out stays as it is, `""` or `null` clears it.
 #[derive(Deserialize, Validate, utoipa::ToSchema)]
 struct ProfileChange {
-    #[garde(custom(optional_field(parse_name)))]
+    #[garde(custom(optional_field(DisplayName::parse)))]
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     name: Option<Option<String>>,
-    #[garde(custom(optional_field(parse_email)))]
+    #[garde(custom(optional_field(Email::parse)))]
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     email: Option<Option<String>>,
@@ -193,8 +188,8 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
 }
 
 /// A garde rule for a field that may be missing, `null` or `""` (all fine) or a value to parse.
-fn optional_field(
-    parse: fn(&str) -> Result<String, &'static str>,
+fn optional_field<T>(
+    parse: fn(&str) -> Result<Option<T>, &'static str>,
 ) -> impl FnOnce(&Option<Option<String>>, &()) -> garde::Result {
     move |value, _| match value.as_ref().and_then(|v| v.as_deref()).map(str::trim) {
         None | Some("") => Ok(()),
@@ -210,18 +205,20 @@ fn optional_field(
     (status = 422, description = "`validation_failed` with `fields`", body = ErrorBody),
 ))]
 async fn update_profile(
-    State(state): State<AppState>,
+    State(accounts): State<Arc<Accounts>>,
     CurrentUser(auth): CurrentUser,
     ApiJson(body): ApiJson<ProfileChange>,
 ) -> Result<Json<UserReply>, ApiError> {
     validate(&body)?;
-    let clean = |v: Option<Option<String>>| {
-        v.map(|inner| inner.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()))
-    };
-    let user = state
-        .stores
-        .users
-        .update_profile(auth.user.id, clean(body.name), clean(body.email))
+    // Validated above: a present value parses (to `None` when blank, which clears it).
+    let name = body
+        .name
+        .map(|v| v.and_then(|t| DisplayName::parse(&t).ok().flatten()));
+    let email = body
+        .email
+        .map(|v| v.and_then(|t| Email::parse(&t).ok().flatten()));
+    let user = accounts
+        .update_profile(&auth.user, name, email)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
     Ok(Json(UserReply { user }))
@@ -244,52 +241,30 @@ struct PasswordChange {
     (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
 ))]
 async fn change_password(
-    State(state): State<AppState>,
+    State(accounts): State<Arc<Accounts>>,
+    State(sessions): State<Arc<SessionManager>>,
     Extension(context): Extension<SessionContext>,
     CurrentUser(auth): CurrentUser,
-    client: ClientInfo,
+    peer: Peer,
     headers: HeaderMap,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> Result<Response, ApiError> {
-    let current = body
-        .current_password
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| ApiError::field("current_password", "required"))?;
-    let new = Password::parse_new(body.new_password.as_deref().unwrap_or_default())
-        .map_err(|c| ApiError::field("new_password", c))?;
-    if new.expose().eq_ignore_ascii_case(&auth.user.username) {
-        return Err(ApiError::field("new_password", "same_as_username"));
-    }
-    // Re-authentication for a sensitive change (OWASP ASVS 5.0 V6.2.3), throttled like a login.
-    let user = account::authenticate(
-        &state,
-        &auth.user.username,
-        &Password::candidate(&current),
-        &client,
-        &headers,
-    )
-    .await?;
-    let hash = state.passwords.hash(&new).await?;
-    state.stores.users.set_password_hash(user.id, &hash).await?;
-    // A password change ends every other session (OWASP ASVS 5.0 V7.4.3) and rotates this one.
-    state
-        .stores
-        .sessions
-        .delete_others(user.id, &auth.session.id)
+    let device = sessions.device_for(&headers, auth.user.username.as_str());
+    let user = accounts
+        .change_password(
+            &auth.user,
+            body.current_password.as_deref(),
+            body.new_password.as_deref(),
+            &auth.session.id,
+            device.as_deref(),
+            &peer,
+        )
         .await?;
-    let (rotated, cookies) = state
-        .sessions
-        .start(user, auth.session.remember, &context, &client)
+    // Session rotation on a privilege change (OWASP ASVS 5.0 V7.2.4): a new session here too.
+    let (rotated, cookies) = sessions
+        .start(user, auth.session.remember, &context, &peer)
         .await?;
-    audit::record(
-        &state,
-        AuditEvent::new(&state, "password_changed", &client).user(&rotated.user),
-    )
-    .await;
-    Ok(with_cookies(
-        cookies,
-        Json(SessionBody::logged_in(&state, &rotated)),
-    ))
+    Ok(cookies.attach(Json(SessionBody::logged_in(&sessions, &rotated))))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -307,31 +282,17 @@ struct AccountDeletion {
     (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
 ))]
 async fn delete_account(
-    State(state): State<AppState>,
-    Extension(context): Extension<SessionContext>,
+    State(accounts): State<Arc<Accounts>>,
+    State(sessions): State<Arc<SessionManager>>,
     CurrentUser(auth): CurrentUser,
-    client: ClientInfo,
+    peer: Peer,
     headers: HeaderMap,
     ApiJson(body): ApiJson<AccountDeletion>,
 ) -> Result<Response, ApiError> {
-    let password = body
-        .password
-        .filter(|p| !p.is_empty())
-        .ok_or_else(|| ApiError::field("password", "required"))?;
-    let user = account::authenticate(
-        &state,
-        &auth.user.username,
-        &Password::candidate(&password),
-        &client,
-        &headers,
-    )
-    .await?;
-    state.stores.delete_user(user.id).await?;
-    let (csrf, cookies) = state.sessions.end(&context).await?;
-    audit::record(
-        &state,
-        AuditEvent::new(&state, "user_deleted", &client).user(&user),
-    )
-    .await;
-    Ok(with_cookies(cookies, Json(SessionBody::anonymous(csrf))))
+    let device = sessions.device_for(&headers, auth.user.username.as_str());
+    accounts
+        .delete(&auth.user, body.password.as_deref(), device.as_deref(), &peer)
+        .await?;
+    let (csrf, cookies) = sessions.cleared();
+    Ok(cookies.attach(Json(SessionBody::anonymous(csrf))))
 }

@@ -1,4 +1,4 @@
-//! Reading and writing Gatehouse's two cookies: the session cookie and the pre-session cookie.
+//! Reading and building Gatehouse's cookies: the session, pre-session and device cookies.
 //!
 //! Names are compared exactly, never percent-decoded, so a look-alike such as
 //! `%5F_Host-gatehouse_session` is just another cookie. When the same name appears with different
@@ -7,10 +7,11 @@
 //! Values are signed with a MAC over name and value, so a value minted for one cookie does not
 //! verify as another.
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, header};
+use cookie::Cookie;
 use time::Duration;
 
-use crate::config::CookieConfig;
+use crate::config::{CookieConfig, SameSite};
 use crate::crypto::{self, KeyRing, Keys};
 
 #[derive(Clone, Debug)]
@@ -90,36 +91,41 @@ pub fn verify<'a>(ring: &KeyRing, name: &str, value: &'a str) -> Option<Verified
     })
 }
 
-/// A `Set-Cookie` value. `max_age: None` makes a browser-session cookie.
+/// A cookie to set. `max_age: None` makes a browser-session cookie.
 pub fn set(
     config: &CookieConfig,
-    name: &str,
-    value: &str,
+    name: &'static str,
+    value: String,
     max_age: Option<Duration>,
-) -> HeaderValue {
+) -> Cookie<'static> {
     // Cookie attributes: HttpOnly, explicit SameSite, Secure where possible (OWASP Session
     // Management cheat sheet, "Cookies"; ASVS 5.0 V3.3.1-V3.3.4).
-    let mut text = format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite={}",
-        config.same_site.as_str()
-    );
-    if config.secure {
-        text.push_str("; Secure");
-    }
+    let same_site = match config.same_site {
+        SameSite::Strict => cookie::SameSite::Strict,
+        SameSite::Lax => cookie::SameSite::Lax,
+        SameSite::None => cookie::SameSite::None,
+    };
+    let mut builder = Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .same_site(same_site)
+        .secure(config.secure);
     if let Some(age) = max_age {
-        text.push_str(&format!("; Max-Age={}", age.whole_seconds().max(0)));
+        builder = builder.max_age(age.max(Duration::ZERO));
     }
-    HeaderValue::from_str(&text).expect("cookie names and base64url values are valid header text")
+    builder.build()
 }
 
-/// A `Set-Cookie` value that deletes cookie `name`.
-pub fn clear(config: &CookieConfig, name: &str) -> HeaderValue {
-    set(config, name, "", Some(Duration::ZERO))
+/// A cookie that deletes cookie `name`.
+pub fn clear(config: &CookieConfig, name: &'static str) -> Cookie<'static> {
+    set(config, name, String::new(), Some(Duration::ZERO))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use axum::http::HeaderValue;
 
     fn headers(cookie: &str) -> HeaderMap {
         let mut h = HeaderMap::new();

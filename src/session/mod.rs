@@ -5,8 +5,10 @@
 //! cookie holds a random nonce, signed but not stored, so anonymous visitors get a CSRF token
 //! (and login is CSRF-protected) without a database row per visitor. CSRF tokens are MACs over
 //! the session's secret hash or the pre-session nonce, so they change whenever the session does.
-//! [`layer`] resolves the cookies into a [`SessionContext`] for every API request, and re-signs
-//! cookies that verified only under an older key of the ring.
+//!
+//! [`layer`] resolves the cookies into a [`SessionContext`] for every API request and is the
+//! only writer of `Set-Cookie`: handlers hand it [`CookieChanges`] in the response's extensions,
+//! and it adds re-signed copies of cookies that verified only under an older key of the ring.
 
 pub mod cookies;
 
@@ -16,16 +18,17 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use cookie::Cookie;
 use time::{Duration, OffsetDateTime};
 
-use crate::account::User;
-use crate::app::AppState;
-use crate::client::ClientInfo;
+use crate::account::records::{User, UserId};
+use crate::audit::Audit;
 use crate::clock::Clock;
 use crate::config::{CookieConfig, SessionConfig};
 use crate::crypto::{self, KeyRing};
 use crate::error::ApiError;
-use crate::store::{IdleCutoffs, SessionRecord, Stores};
+use crate::peer::Peer;
+use crate::store::{IdleCutoffs, SessionRecord, SessionStore, StoreResult, UserStore};
 
 pub use cookies::CookieNames;
 
@@ -46,33 +49,78 @@ pub enum SessionContext {
     },
 }
 
+/// Cookies a handler asks [`layer`] to set, carried in the response's extensions.
+#[derive(Clone, Debug, Default)]
+pub struct CookieChanges(Vec<Cookie<'static>>);
+
+impl CookieChanges {
+    fn set(&mut self, cookie: Cookie<'static>) {
+        self.0.push(cookie);
+    }
+
+    /// `reply` with these cookies attached for the session layer to write.
+    pub fn attach(self, reply: impl IntoResponse) -> Response {
+        let mut response = reply.into_response();
+        if !self.0.is_empty() {
+            response.extensions_mut().insert(self);
+        }
+        response
+    }
+}
+
 /// How long a device cookie (see `throttle`) is kept.
 const DEVICE_COOKIE_LIFETIME: Duration = Duration::days(365);
 
 pub struct SessionManager {
-    stores: Stores,
+    sessions: Arc<dyn SessionStore>,
+    users: Arc<dyn UserStore>,
     keys: KeyRing,
     config: SessionConfig,
     cookie_config: CookieConfig,
     names: CookieNames,
     clock: Arc<dyn Clock>,
+    audit: Audit,
+}
+
+/// What a session ends with, for the audit trail.
+pub enum Revoker<'a> {
+    /// The account holder, from one of their sessions.
+    Owner,
+    /// An operator at the command line.
+    Cli,
+    /// Some other reason, written as is.
+    Other(&'a str),
+}
+
+impl Revoker<'_> {
+    fn detail(&self) -> &str {
+        match self {
+            Self::Owner => "by the owner",
+            Self::Cli => "by cli",
+            Self::Other(text) => text,
+        }
+    }
 }
 
 impl SessionManager {
     pub fn new(
-        stores: Stores,
+        sessions: Arc<dyn SessionStore>,
+        users: Arc<dyn UserStore>,
         keys: KeyRing,
         config: SessionConfig,
         cookie_config: CookieConfig,
         clock: Arc<dyn Clock>,
+        audit: Audit,
     ) -> Self {
         Self {
             names: CookieNames::for_config(&cookie_config),
-            stores,
+            sessions,
+            users,
             keys,
             config,
             cookie_config,
             clock,
+            audit,
         }
     }
 
@@ -81,20 +129,20 @@ impl SessionManager {
     }
 
     /// Reads the request's cookies. A tampered, unknown, expired or duplicated cookie is simply
-    /// anonymous; only an unreachable store is an error. Also returns fresh `Set-Cookie` values
-    /// for cookies that verified under an older key.
+    /// anonymous; only an unreachable store is an error. Also returns fresh cookies for those
+    /// that verified under an older key.
     pub async fn resolve(
         &self,
         headers: &HeaderMap,
-    ) -> Result<(SessionContext, Vec<HeaderValue>), ApiError> {
-        let mut refreshed = Vec::new();
+    ) -> Result<(SessionContext, CookieChanges), ApiError> {
+        let mut refreshed = CookieChanges::default();
         if let Some(signed) = cookies::read(headers, self.names.session)
             .and_then(|v| cookies::verify(&self.keys, self.names.session, v))
             && let Some(secret) = crypto::decode(signed.payload)
             && let Some(auth) = self.load(&crypto::hash(&secret)).await?
         {
             if signed.stale {
-                refreshed.push(self.session_cookie(signed.payload, &auth.session));
+                refreshed.set(self.session_cookie(signed.payload, &auth.session));
             }
             return Ok((SessionContext::Authenticated(Arc::new(auth)), refreshed));
         }
@@ -104,10 +152,10 @@ impl SessionManager {
             && signed.stale
         {
             let value = cookies::sign(self.keys.current(), self.names.pre, signed.payload);
-            refreshed.push(cookies::set(
+            refreshed.set(cookies::set(
                 &self.cookie_config,
                 self.names.pre,
-                &value,
+                value,
                 None,
             ));
         }
@@ -116,12 +164,7 @@ impl SessionManager {
     }
 
     async fn load(&self, secret_hash: &[u8; 32]) -> Result<Option<Authenticated>, ApiError> {
-        let Some(session) = self
-            .stores
-            .sessions
-            .find_by_secret_hash(secret_hash)
-            .await?
-        else {
+        let Some(session) = self.sessions.find_by_secret_hash(secret_hash).await? else {
             return Ok(None);
         };
         let now = self.clock.now();
@@ -129,20 +172,20 @@ impl SessionManager {
         if now >= session.expires_at
             || now >= session.last_seen_at + self.idle_timeout(session.remember)
         {
-            self.stores.sessions.delete(&session.id).await?;
+            self.sessions.delete(&session.id).await?;
             return Ok(None);
         }
-        let user = match self.stores.users.get(session.user_id).await? {
+        let user = match self.users.get(session.user_id).await? {
             Some(user) if !user.disabled => user,
             _ => {
-                self.stores.sessions.delete(&session.id).await?;
+                self.sessions.delete(&session.id).await?;
                 return Ok(None);
             }
         };
         // Sliding renewal, written at most once per touch interval.
         let mut session = session;
         if now - session.last_seen_at >= self.config.touch_interval {
-            self.stores.sessions.touch(&session.id, now).await?;
+            self.sessions.touch(&session.id, now).await?;
             session.last_seen_at = now;
         }
         Ok(Some(Authenticated { session, user }))
@@ -181,27 +224,29 @@ impl SessionManager {
     }
 
     /// The token for an anonymous reply, minting a pre-session cookie if there is none.
-    pub fn anonymous_token(&self, pre_nonce: Option<&str>) -> (String, Option<HeaderValue>) {
+    pub fn anonymous_token(&self, pre_nonce: Option<&str>) -> (String, CookieChanges) {
         let current = self.keys.current();
-        match pre_nonce {
-            Some(nonce) => (current.csrf_token("pre", nonce.as_bytes()), None),
+        let mut changes = CookieChanges::default();
+        let token = match pre_nonce {
+            Some(nonce) => current.csrf_token("pre", nonce.as_bytes()),
             None => {
                 let nonce = crypto::random_token();
                 let value = cookies::sign(current, self.names.pre, &nonce);
-                let cookie = cookies::set(&self.cookie_config, self.names.pre, &value, None);
-                (current.csrf_token("pre", nonce.as_bytes()), Some(cookie))
+                changes.set(cookies::set(&self.cookie_config, self.names.pre, value, None));
+                current.csrf_token("pre", nonce.as_bytes())
             }
-        }
+        };
+        (token, changes)
     }
 
     /// The session cookie for a secret, persistent for "remember me" sessions.
-    fn session_cookie(&self, encoded_secret: &str, session: &SessionRecord) -> HeaderValue {
+    fn session_cookie(&self, encoded_secret: &str, session: &SessionRecord) -> Cookie<'static> {
         let value = cookies::sign(self.keys.current(), self.names.session, encoded_secret);
         // "Remember me" is a persistent cookie; otherwise it ends with the browser session.
         let max_age = session
             .remember
             .then(|| session.expires_at - self.clock.now());
-        cookies::set(&self.cookie_config, self.names.session, &value, max_age)
+        cookies::set(&self.cookie_config, self.names.session, value, max_age)
     }
 
     /// Logs `user` in: ends the session this browser held, stores a new one with a new secret
@@ -211,11 +256,11 @@ impl SessionManager {
         user: User,
         remember: bool,
         previous: &SessionContext,
-        client: &ClientInfo,
-    ) -> Result<(Arc<Authenticated>, Vec<HeaderValue>), ApiError> {
+        peer: &Peer,
+    ) -> Result<(Arc<Authenticated>, CookieChanges), ApiError> {
         // Session-fixation mitigation: a new session on every login (OWASP ASVS 5.0 V7.2.4).
         if let SessionContext::Authenticated(old) = previous {
-            self.stores.sessions.delete(&old.session.id).await?;
+            self.sessions.delete(&old.session.id).await?;
         }
         let now = self.clock.now();
         let secret = crypto::random_bytes::<{ crypto::SECRET_BYTES }>();
@@ -232,31 +277,40 @@ impl SessionManager {
             last_seen_at: now,
             expires_at: now + lifetime,
             remember,
-            user_agent: client.user_agent.clone(),
-            ip: client.ip_text(),
+            user_agent: peer.user_agent.clone(),
+            ip: peer.ip_text(),
         };
-        self.stores.sessions.create(&session).await?;
-        let set_cookies = vec![
-            self.session_cookie(&crypto::encode(&secret), &session),
-            cookies::clear(&self.cookie_config, self.names.pre),
-            self.device_cookie(&user.username.to_ascii_lowercase()),
-        ];
-        Ok((Arc::new(Authenticated { session, user }), set_cookies))
+        self.sessions.create(&session).await?;
+        let mut changes = CookieChanges::default();
+        changes.set(self.session_cookie(&crypto::encode(&secret), &session));
+        changes.set(cookies::clear(&self.cookie_config, self.names.pre));
+        changes.set(self.device_cookie(&user.username.key()));
+        Ok((Arc::new(Authenticated { session, user }), changes))
     }
 
-    /// Logs out: deletes the stored session and returns a fresh anonymous token with the cookies
-    /// that clear the session and bind the new token.
+    /// Logs out: deletes the stored session (audited) and returns a fresh anonymous token with
+    /// the cookies that clear the session and bind the new token.
     pub async fn end(
         &self,
         context: &SessionContext,
-    ) -> Result<(String, Vec<HeaderValue>), ApiError> {
+        peer: &Peer,
+    ) -> Result<(String, CookieChanges), ApiError> {
         if let SessionContext::Authenticated(auth) = context {
-            self.stores.sessions.delete(&auth.session.id).await?;
+            self.sessions.delete(&auth.session.id).await?;
+            let event = self.audit.event("logout", peer).user(&auth.user);
+            self.audit.record(event).await;
         }
+        Ok(self.cleared())
+    }
+
+    /// A fresh anonymous token with the cookies that clear the session and bind the token, for
+    /// a browser whose session is already gone (account deleted).
+    pub fn cleared(&self) -> (String, CookieChanges) {
         let (token, pre_cookie) = self.anonymous_token(None);
-        let mut set_cookies = vec![cookies::clear(&self.cookie_config, self.names.session)];
-        set_cookies.extend(pre_cookie);
-        Ok((token, set_cookies))
+        let mut changes = CookieChanges::default();
+        changes.set(cookies::clear(&self.cookie_config, self.names.session));
+        changes.0.extend(pre_cookie.0);
+        (token, changes)
     }
 
     /// When the session ends at the latest (its absolute expiry).
@@ -264,8 +318,57 @@ impl SessionManager {
         session.expires_at
     }
 
+    /// A user's sessions, oldest first.
+    pub async fn list(&self, user: UserId) -> StoreResult<Vec<SessionRecord>> {
+        self.sessions.list_for_user(user).await
+    }
+
+    /// Revokes one session of `user` by its public id; `false` (and nothing changes) when the
+    /// user has no such session, so another user's id answers exactly like an unknown one.
+    pub async fn revoke(
+        &self,
+        user: &User,
+        id: &str,
+        by: Revoker<'_>,
+        peer: &Peer,
+    ) -> Result<bool, ApiError> {
+        let own = self.list(user.id).await?.iter().any(|s| s.id == id);
+        if !own || !self.sessions.delete(id).await? {
+            return Ok(false);
+        }
+        let event = self
+            .audit
+            .event("session_revoked", peer)
+            .user(user)
+            .detail(format!("{id} {}", by.detail()));
+        self.audit.record(event).await;
+        Ok(true)
+    }
+
+    /// Revokes every session of `user`, or every one but `keep`; the number revoked.
+    pub async fn revoke_all(
+        &self,
+        user: &User,
+        keep: Option<&str>,
+        by: Revoker<'_>,
+        peer: &Peer,
+    ) -> Result<u64, ApiError> {
+        let revoked = match keep {
+            Some(keep) => self.sessions.delete_others(user.id, keep).await?,
+            None => self.sessions.delete_for_user(user.id).await?,
+        };
+        let scope = if keep.is_some() { "others" } else { "all" };
+        let event = self
+            .audit
+            .event("sessions_revoked", peer)
+            .user(user)
+            .detail(format!("{scope}: {revoked} {}", by.detail()));
+        self.audit.record(event).await;
+        Ok(revoked)
+    }
+
     /// A device cookie marking this browser as one that has logged in to `account`.
-    fn device_cookie(&self, account: &str) -> HeaderValue {
+    fn device_cookie(&self, account: &str) -> Cookie<'static> {
         let payload = format!(
             "{}.{}",
             crypto::encode(account.as_bytes()),
@@ -275,7 +378,7 @@ impl SessionManager {
         cookies::set(
             &self.cookie_config,
             self.names.device,
-            &value,
+            value,
             Some(DEVICE_COOKIE_LIFETIME),
         )
     }
@@ -288,6 +391,7 @@ impl SessionManager {
             cookies::read(headers, self.names.device)?,
         )?;
         let (who, id) = signed.payload.split_once('.')?;
+        let account = account.trim().to_ascii_lowercase();
         (crypto::decode(who)? == account.as_bytes()).then(|| id.to_owned())
     }
 
@@ -298,35 +402,38 @@ impl SessionManager {
             ordinary: now - self.config.idle_timeout,
             remembered: now - self.config.remember_idle_timeout,
         };
-        Ok(self.stores.sessions.delete_expired(now, cutoffs).await?)
+        Ok(self.sessions.delete_expired(now, cutoffs).await?)
     }
 }
 
-/// Middleware: resolves the session for every API request.
-pub async fn layer(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let (context, refreshed) = match state.sessions.resolve(request.headers()).await {
+/// Middleware: resolves the session for every API request, then writes the cookies the
+/// handler asked for and the re-signed ones (a handler's own cookie of the same name wins).
+pub async fn layer(
+    State(sessions): State<Arc<SessionManager>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let (context, refreshed) = match sessions.resolve(request.headers()).await {
         Ok(resolved) => resolved,
         Err(e) => return e.into_response(),
     };
     request.extensions_mut().insert(context);
     let mut response = next.run(request).await;
-    // Re-signed cookies, unless the handler set that cookie itself.
-    for cookie in refreshed {
-        let name = cookie
-            .as_bytes()
-            .split(|b| *b == b'=')
-            .next()
-            .unwrap_or_default()
-            .to_vec();
-        let handled = response
-            .headers()
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .any(|c| {
-                c.as_bytes().starts_with(&name) && c.as_bytes().get(name.len()) == Some(&b'=')
-            });
-        if !handled {
-            response.headers_mut().append(header::SET_COOKIE, cookie);
+    let CookieChanges(mut cookies) = response
+        .extensions_mut()
+        .remove::<CookieChanges>()
+        .unwrap_or_default();
+    for cookie in refreshed.0 {
+        if !cookies.iter().any(|c| c.name() == cookie.name()) {
+            cookies.push(cookie);
+        }
+    }
+    for cookie in cookies {
+        match HeaderValue::try_from(cookie.to_string()) {
+            Ok(value) => {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+            Err(e) => return ApiError::internal(e).into_response(),
         }
     }
     response

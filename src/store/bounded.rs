@@ -16,8 +16,8 @@ use super::{
     SessionRecord, SessionStore, StoreError, StoreResult, Stores, ThrottleStore, UserStore,
     UserUpdate,
 };
-use crate::account::{User, UserId, Username};
-use crate::directory::{Employee, EmployeeId, EmployeeInput, EmployeeSummary};
+use crate::account::records::{DisplayName, Email, User, UserId, Username};
+use crate::directory::records::{Employee, EmployeeId, EmployeeInput, EmployeeSummary};
 
 struct Bounded<T: ?Sized> {
     inner: Arc<T>,
@@ -80,8 +80,8 @@ bounded!(UserStore {
     fn update_profile(
         &self,
         id: UserId,
-        name: Option<Option<String>>,
-        email: Option<Option<String>>
+        name: Option<Option<DisplayName>>,
+        email: Option<Option<Email>>
     ) -> Option<User>;
     fn delete(&self, id: UserId) -> bool;
 });

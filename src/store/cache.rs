@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -23,14 +23,15 @@ use super::{
     Credentials, EmployeeStore, IdleCutoffs, NewUser, SessionRecord, SessionStore, StoreResult,
     UserStore, UserUpdate,
 };
-use crate::account::{User, UserId, Username};
-use crate::directory::{Employee, EmployeeId, EmployeeInput, EmployeeSummary};
+use crate::account::records::{DisplayName, Email, User, UserId, Username};
+use crate::clock::Clock;
+use crate::directory::records::{Employee, EmployeeId, EmployeeInput, EmployeeSummary};
 
 /// Most entries kept per map; past it, stale entries are dropped, then everything.
 pub const MAX_ENTRIES: usize = 100_000;
 
 struct Entry<T> {
-    loaded: Instant,
+    loaded: OffsetDateTime,
     value: T,
 }
 
@@ -60,9 +61,10 @@ pub struct Cached {
     sessions: Arc<dyn SessionStore>,
     users: Arc<dyn UserStore>,
     employees: Arc<dyn EmployeeStore>,
-    ttl: Duration,
+    ttl: time::Duration,
     max_entries: usize,
     maps: Mutex<Maps>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Cached {
@@ -71,12 +73,14 @@ impl Cached {
         users: Arc<dyn UserStore>,
         employees: Arc<dyn EmployeeStore>,
         ttl: Duration,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             sessions,
             users,
             employees,
-            ttl,
+            ttl: time::Duration::try_from(ttl).unwrap_or(time::Duration::ZERO),
+            clock,
             max_entries: MAX_ENTRIES,
             maps: Mutex::new(Maps::default()),
         }
@@ -90,7 +94,7 @@ impl Cached {
 
     fn fresh<T: Clone>(&self, entry: Option<&Entry<T>>) -> Option<T> {
         entry
-            .filter(|e| e.loaded.elapsed() < self.ttl)
+            .filter(|e| self.clock.now() - e.loaded < self.ttl)
             .map(|e| e.value.clone())
     }
 
@@ -114,9 +118,9 @@ impl Cached {
             let mut maps = self.maps();
             if maps.generation == generation {
                 let map = pick(&mut maps);
-                make_room(map, self.ttl, self.max_entries);
+                make_room(map, self.clock.now() - self.ttl, self.max_entries);
                 let entry = Entry {
-                    loaded: Instant::now(),
+                    loaded: self.clock.now(),
                     value: value.clone(),
                 };
                 map.insert(key, entry);
@@ -132,13 +136,17 @@ impl Cached {
     }
 }
 
-/// Drops stale entries when a map is full, and everything if that is not enough; `true` if
-/// anything was dropped.
-fn make_room<K, T>(map: &mut HashMap<K, Entry<T>>, ttl: Duration, max: usize) -> bool {
+/// Drops entries loaded before `stale_before` when a map is full, and everything if that is not
+/// enough; `true` if anything was dropped.
+fn make_room<K, T>(
+    map: &mut HashMap<K, Entry<T>>,
+    stale_before: OffsetDateTime,
+    max: usize,
+) -> bool {
     if map.len() < max {
         return false;
     }
-    map.retain(|_, e| e.loaded.elapsed() < ttl);
+    map.retain(|_, e| e.loaded > stale_before);
     if map.len() >= max {
         map.clear();
     }
@@ -169,13 +177,13 @@ impl SessionStore for Cached {
                     session_ids,
                     ..
                 } = &mut *maps;
-                if make_room(sessions, self.ttl, self.max_entries) {
+                if make_room(sessions, self.clock.now() - self.ttl, self.max_entries) {
                     // Keep the id index to the sessions still cached, so it stays bounded too.
                     session_ids.retain(|_, hash| sessions.contains_key(hash));
                 }
                 maps.session_ids.insert(session.id.clone(), *hash);
                 let entry = Entry {
-                    loaded: Instant::now(),
+                    loaded: self.clock.now(),
                     value: session.clone(),
                 };
                 maps.sessions.insert(*hash, entry);
@@ -255,8 +263,8 @@ impl UserStore for Cached {
     async fn update_profile(
         &self,
         id: UserId,
-        name: Option<Option<String>>,
-        email: Option<Option<String>>,
+        name: Option<Option<DisplayName>>,
+        email: Option<Option<Email>>,
     ) -> StoreResult<Option<User>> {
         self.written(self.users.update_profile(id, name, email).await)
     }
@@ -314,9 +322,14 @@ impl EmployeeStore for Cached {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::account::records::Role;
+    use crate::clock::ManualClock;
     use crate::config::DatabaseConfig;
-    use crate::roles::Role;
     use crate::store::SqliteStore;
+
+    fn clock() -> Arc<ManualClock> {
+        Arc::new(ManualClock::new(time::macros::datetime!(2026-01-01 12:00 UTC)))
+    }
 
     async fn store(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
         let url = format!("sqlite://{}", dir.path().join("cache.db").display());
@@ -363,15 +376,17 @@ mod tests {
         let sqlite = store(&dir).await;
         let user = user(&sqlite, "dora").await;
         // Entries go stale at once, so a full map is pruned rather than emptied.
+        let clock = clock();
         let mut cache = Cached::new(
             sqlite.clone(),
             sqlite.clone(),
             sqlite,
             Duration::from_millis(1),
+            clock.clone(),
         );
         cache.max_entries = 4;
         for n in 0..10 {
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            clock.advance(time::Duration::milliseconds(2));
             SessionStore::create(&cache, &session(n, user.id))
                 .await
                 .unwrap();
@@ -392,6 +407,7 @@ mod tests {
             sqlite.clone(),
             sqlite.clone(),
             Duration::from_secs(3600),
+            clock(),
         );
         SessionStore::create(&cache, &session(1, user.id))
             .await
@@ -418,6 +434,7 @@ mod tests {
             sqlite.clone(),
             sqlite.clone(),
             Duration::from_secs(3600),
+            clock(),
         );
         let titled = |title: &str| EmployeeInput {
             first_name: Some("Ada".into()),

@@ -18,10 +18,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::account::{User, UserId, Username};
+use crate::account::records::{DisplayName, Email, Role, User, UserId, Username};
 use crate::config::{DatabaseConfig, SessionConfig};
-use crate::directory::{Employee, EmployeeId, EmployeeInput, EmployeeSummary};
-use crate::roles::Role;
+use crate::directory::records::{Employee, EmployeeId, EmployeeInput, EmployeeSummary};
 
 pub use postgres::PostgresStore;
 pub use redis::RedisStore;
@@ -41,14 +40,24 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// An unreachable store is a 503 the client may retry; anything else is a bare 500.
+impl From<StoreError> for crate::error::ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => Self::StoreUnavailable,
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
 /// What sign-up or the CLI hands the store.
 #[derive(Debug)]
 pub struct NewUser {
     pub username: Username,
     pub password_hash: String,
     pub role: Role,
-    pub name: Option<String>,
-    pub email: Option<String>,
+    pub name: Option<DisplayName>,
+    pub email: Option<Email>,
     pub created_at: OffsetDateTime,
 }
 
@@ -78,8 +87,8 @@ pub trait UserStore: Send + Sync + 'static {
     async fn update_profile(
         &self,
         id: UserId,
-        name: Option<Option<String>>,
-        email: Option<Option<String>>,
+        name: Option<Option<DisplayName>>,
+        email: Option<Option<Email>>,
     ) -> StoreResult<Option<User>>;
     /// Deletes a user and, with them, their sessions.
     async fn delete(&self, id: UserId) -> StoreResult<bool>;
@@ -168,7 +177,7 @@ pub trait ThrottleStore: Send + Sync + 'static {
 /// One security event.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct AuditEvent {
-    #[serde(serialize_with = "crate::account::serialize_rfc3339")]
+    #[serde(serialize_with = "crate::clock::serialize_rfc3339")]
     pub at: OffsetDateTime,
     pub kind: String,
     pub user_id: Option<UserId>,
@@ -289,7 +298,7 @@ impl Stores {
 
     /// The same stores with the per-node session, user and employee cache in front (see `cache`);
     /// `ttl` zero means no cache.
-    pub fn with_cache(self, ttl: std::time::Duration) -> Self {
+    pub fn with_cache(self, ttl: std::time::Duration, clock: Arc<dyn crate::clock::Clock>) -> Self {
         if ttl.is_zero() {
             return self;
         }
@@ -298,6 +307,7 @@ impl Stores {
             self.users.clone(),
             self.employees.clone(),
             ttl,
+            clock,
         ));
         Self {
             users: cached.clone(),

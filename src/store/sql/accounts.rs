@@ -7,9 +7,8 @@ macro_rules! account_stores {
     ($store:ty, $row:ty) => {
         use sqlx::Row as _;
         use time::OffsetDateTime;
-        use $crate::account::{User, UserId, Username};
+        use $crate::account::records::{DisplayName, Email, Role, User, UserId, Username};
         use $crate::clock::from_unix;
-        use $crate::roles::Role;
         use $crate::store::{
             Credentials, IdleCutoffs, NewUser, Ping, SessionRecord, SessionStore, StoreError,
             StoreResult, UserStore, UserUpdate,
@@ -19,12 +18,18 @@ macro_rules! account_stores {
             let role: String = row.try_get("role").map_err(db_error)?;
             Ok(User {
                 id: row.try_get("id").map_err(db_error)?,
-                username: row.try_get("username").map_err(db_error)?,
+                username: Username::from_stored(row.try_get("username").map_err(db_error)?),
                 role: Role::parse(&role)
                     .map_err(|_| anyhow::anyhow!("bad role {role:?} in database"))?,
                 disabled: row.try_get("disabled").map_err(db_error)?,
-                name: row.try_get("name").map_err(db_error)?,
-                email: row.try_get("email").map_err(db_error)?,
+                name: row
+                    .try_get::<Option<String>, _>("name")
+                    .map_err(db_error)?
+                    .map(DisplayName::from_stored),
+                email: row
+                    .try_get::<Option<String>, _>("email")
+                    .map_err(db_error)?
+                    .map(Email::from_stored),
                 created_at: from_unix(row.try_get("created_at").map_err(db_error)?),
             })
         }
@@ -69,8 +74,8 @@ macro_rules! account_stores {
                 .bind(&user.password_hash)
                 .bind(user.role.as_str())
                 .bind(false)
-                .bind(&user.name)
-                .bind(&user.email)
+                .bind(user.name.as_ref().map(DisplayName::as_str))
+                .bind(user.email.as_ref().map(Email::as_str))
                 .bind(user.created_at.unix_timestamp())
                 .fetch_one(&self.pool)
                 .await;
@@ -146,8 +151,8 @@ macro_rules! account_stores {
             async fn update_profile(
                 &self,
                 id: UserId,
-                name: Option<Option<String>>,
-                email: Option<Option<String>>,
+                name: Option<Option<DisplayName>>,
+                email: Option<Option<Email>>,
             ) -> StoreResult<Option<User>> {
                 let row = sqlx::query(
                     "UPDATE users SET name = CASE WHEN $1 THEN $2 ELSE name END,
@@ -156,9 +161,9 @@ macro_rules! account_stores {
                      RETURNING id, username, role, disabled, name, email, created_at",
                 )
                 .bind(name.is_some())
-                .bind(name.flatten())
+                .bind(name.flatten().map(|n| n.as_str().to_owned()))
                 .bind(email.is_some())
-                .bind(email.flatten())
+                .bind(email.flatten().map(|e| e.as_str().to_owned()))
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await

@@ -5,7 +5,7 @@ macro_rules! directory_store {
     ($store:ty, $row:ty) => {
         use sqlx::Row as _;
         use $crate::clock::from_unix;
-        use $crate::directory::{Employee, EmployeeId, EmployeeInput, EmployeeSummary};
+        use $crate::directory::records::{Employee, EmployeeId, EmployeeInput, EmployeeSummary};
         use $crate::store::{StoreError, StoreResult};
         use time::OffsetDateTime;
 

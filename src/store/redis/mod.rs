@@ -15,7 +15,7 @@ use time::{Duration, OffsetDateTime};
 use super::{
     Counter, IdleCutoffs, Ping, SessionRecord, SessionStore, StoreError, StoreResult, ThrottleStore,
 };
-use crate::account::UserId;
+use crate::account::records::UserId;
 use crate::clock::from_unix;
 use crate::config::{DatabaseConfig, SessionConfig};
 
@@ -27,23 +27,9 @@ pub struct RedisStore {
     scripts: Scripts,
 }
 
-/// Field order of a session in every script reply (after its id).
-const FIELDS: &str = "'secret', 'user', 'created', 'seen', 'expires', 'remember', 'ua', 'ip'";
-
-/// Deletes session `id` and its index entries; 1 if it existed. Needs `P` (the prefix).
-const DELETE_ONE: &str = r"
-local function delete_one(id)
-  local s = P .. 's:' .. id
-  local secret, user = unpack(redis.call('HMGET', s, 'secret', 'user'))
-  redis.call('ZREM', P .. 'exp', id)
-  redis.call('ZREM', P .. 'seen:0', id)
-  redis.call('ZREM', P .. 'seen:1', id)
-  if not secret then return 0 end
-  redis.call('DEL', s, P .. 'h:' .. secret)
-  redis.call('SREM', P .. 'u:' .. user, id)
-  return 1
-end
-";
+/// Fields of a session in the replies of `find.lua` and `list.lua` (after its id): secret,
+/// user, created, seen, expires, remember, ua, ip.
+const FIELD_COUNT: usize = 8;
 
 struct Scripts {
     create: Script,
@@ -59,133 +45,23 @@ struct Scripts {
 
 impl Scripts {
     fn new() -> Self {
-        let with_delete =
-            |body: &str| Script::new(&format!("local P = ARGV[1]\n{DELETE_ONE}{body}"));
+        // Scripts that delete sessions share one Lua function, prepended to their body.
+        let with_delete = |body: &str| {
+            Script::new(&format!(
+                "local P = ARGV[1]\n{}{body}",
+                include_str!("delete_one.lua")
+            ))
+        };
         Self {
-            // ARGV: prefix, id, secret, user, created, seen, expires, remember, ttl, ua?, ip?
-            create: Script::new(
-                r"
-local P, id, ttl = ARGV[1], ARGV[2], tonumber(ARGV[9])
-local s = P .. 's:' .. id
-redis.call('HSET', s, 'secret', ARGV[3], 'user', ARGV[4], 'created', ARGV[5], 'seen', ARGV[6],
-  'expires', ARGV[7], 'remember', ARGV[8])
-if ARGV[10] ~= '' then redis.call('HSET', s, 'ua', string.sub(ARGV[10], 2)) end
-if ARGV[11] ~= '' then redis.call('HSET', s, 'ip', string.sub(ARGV[11], 2)) end
-redis.call('EXPIRE', s, ttl)
-redis.call('SET', P .. 'h:' .. ARGV[3], id, 'EX', ttl)
-local u = P .. 'u:' .. ARGV[4]
-redis.call('SADD', u, id)
-if redis.call('TTL', u) < ttl then redis.call('EXPIRE', u, ttl) end
-redis.call('ZADD', P .. 'exp', ARGV[7], id)
-redis.call('ZADD', P .. 'seen:' .. ARGV[8], ARGV[6], id)
-return 1
-",
-            ),
-            // ARGV: prefix, secret
-            find: Script::new(&format!(
-                r"
-local P = ARGV[1]
-local id = redis.call('GET', P .. 'h:' .. ARGV[2])
-if not id then return {{}} end
-local r = redis.call('HMGET', P .. 's:' .. id, {FIELDS})
-if not r[1] then return {{}} end
-table.insert(r, 1, id)
-return r
-"
-            )),
-            // ARGV: prefix, id, seen, idle ttl for ordinary, idle ttl for remembered. The time
-            // never moves back; a session deleted meanwhile is not brought back.
-            touch: Script::new(
-                r"
-local P, id, seen = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local s = P .. 's:' .. id
-local old, expires, remember, secret, user =
-  unpack(redis.call('HMGET', s, 'seen', 'expires', 'remember', 'secret', 'user'))
-if not old then return 0 end
-if seen <= tonumber(old) then return 1 end
-redis.call('HSET', s, 'seen', seen)
-redis.call('ZADD', P .. 'seen:' .. remember, seen, id)
-local ttl = tonumber(expires) - seen
-local idle = tonumber(ARGV[4 + tonumber(remember)])
-if idle < ttl then ttl = idle end
-if ttl < 1 then ttl = 1 end
-redis.call('EXPIRE', s, ttl)
-redis.call('EXPIRE', P .. 'h:' .. secret, ttl)
-local u = P .. 'u:' .. user
-if redis.call('TTL', u) < ttl then redis.call('EXPIRE', u, ttl) end
-return 1
-",
-            ),
-            // ARGV: prefix, id
-            delete: with_delete("return delete_one(ARGV[2])"),
-            // ARGV: prefix, user, id to keep ('' for none)
-            delete_for_user: with_delete(
-                r"
-local n = 0
-for _, id in ipairs(redis.call('SMEMBERS', P .. 'u:' .. ARGV[2])) do
-  if id ~= ARGV[3] then n = n + delete_one(id) end
-end
-return n
-",
-            ),
-            // ARGV: prefix, user. Forgets index entries whose session has expired.
-            list: Script::new(&format!(
-                r"
-local P = ARGV[1]
-local u = P .. 'u:' .. ARGV[2]
-local out = {{}}
-for _, id in ipairs(redis.call('SMEMBERS', u)) do
-  local r = redis.call('HMGET', P .. 's:' .. id, {FIELDS})
-  if r[1] then
-    table.insert(out, id)
-    for i = 1, 8 do table.insert(out, r[i] or '') end
-  else
-    redis.call('SREM', u, id)
-  end
-end
-return out
-"
-            )),
-            // ARGV: prefix, now, ordinary idle cutoff, remembered idle cutoff
-            delete_expired: with_delete(
-                r"
-local doomed = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'exp', '-inf', ARGV[2])) do doomed[id] = true end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'seen:0', '-inf', ARGV[3])) do doomed[id] = true end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'seen:1', '-inf', ARGV[4])) do doomed[id] = true end
-local n = 0
-for id in pairs(doomed) do n = n + delete_one(id) end
-return n
-",
-            ),
-            // KEYS: counter. ARGV: now, window. A window that has passed starts again from one.
-            hit: Script::new(
-                r"
-local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-local count, start = unpack(redis.call('HMGET', KEYS[1], 'count', 'start'))
-if count and tonumber(start) > now - window then
-  count = redis.call('HINCRBY', KEYS[1], 'count', 1)
-  start = tonumber(start)
-else
-  count, start = 1, now
-  redis.call('HSET', KEYS[1], 'count', 1, 'start', now)
-end
-local ttl = start + window - now
-if ttl < 1 then ttl = 1 end
-redis.call('EXPIRE', KEYS[1], ttl)
-return {count, start}
-",
-            ),
-            // KEYS: counter. ARGV: now, window.
-            peek: Script::new(
-                r"
-local count, start = unpack(redis.call('HMGET', KEYS[1], 'count', 'start'))
-if count and tonumber(start) > tonumber(ARGV[1]) - tonumber(ARGV[2]) then
-  return {tonumber(count), tonumber(start)}
-end
-return {0, 0}
-",
-            ),
+            create: Script::new(include_str!("create.lua")),
+            find: Script::new(include_str!("find.lua")),
+            touch: Script::new(include_str!("touch.lua")),
+            delete: with_delete(include_str!("delete.lua")),
+            delete_for_user: with_delete(include_str!("delete_for_user.lua")),
+            list: Script::new(include_str!("list.lua")),
+            delete_expired: with_delete(include_str!("delete_expired.lua")),
+            hit: Script::new(include_str!("hit.lua")),
+            peek: Script::new(include_str!("peek.lua")),
         }
     }
 }
@@ -384,7 +260,7 @@ impl SessionStore for RedisStore {
             .await
             .map_err(redis_error)?;
         let mut sessions = flat
-            .chunks(9)
+            .chunks(1 + FIELD_COUNT)
             .map(record)
             .collect::<StoreResult<Vec<_>>>()?;
         sessions.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));

@@ -1,14 +1,14 @@
-//! Cross-cutting HTTP behaviour: security headers, one log line per request, JSON answers for
-//! unknown routes and methods, and panics turned into a bare 500.
+//! The edge: security headers, the request log and request id (`log`), JSON answers for unknown
+//! routes and methods, panics turned into a bare 500, the extractors that answer bad input with
+//! [`ApiError`]s (`extract`), and who may call a route (`auth`).
 
-use std::time::Instant;
+pub mod auth;
+pub mod extract;
+pub mod log;
 
-use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
 use crate::error::ApiError;
 
 /// Security headers on every response (OWASP HTTP Headers cheat sheet; ASVS 5.0 V3.4); a
@@ -37,31 +37,6 @@ pub async fn security_headers(mut response: Response) -> Response {
             .entry(name)
             .or_insert_with(|| HeaderValue::from_static(value));
     }
-    response
-}
-
-/// One metrics sample and one structured log line per request: method, route (never the raw
-/// URI, which could carry anything), status, latency. Refused and failed requests (status 400
-/// and up) are logged at `info`; the rest at `debug`, so that writing a line for every
-/// successful check does not cost more than the check itself (see them with
-/// `log.filter = "info,gatehouse::http=debug"`).
-pub async fn log_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(request).await;
-    let latency = started.elapsed();
-    let status = response.status().as_u16();
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    let latency_us = latency.as_micros() as u64;
-    if status >= 400 {
-        tracing::info!(%method, route, status, latency_us, "request");
-    } else {
-        tracing::debug!(%method, route, status, latency_us, "request");
-    }
-    state
-        .metrics
-        .request(method.as_str(), route, status, latency);
     response
 }
 

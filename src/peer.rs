@@ -1,38 +1,61 @@
-//! Who is calling: the client's address and user agent.
+//! Who is calling: the peer's address and user agent, as kept on sessions and in the audit trail.
 //!
 //! The address is the socket peer's, unless that peer is a configured trusted proxy; then it is
 //! the rightmost `X-Forwarded-For` entry that is not itself a trusted proxy (OWASP ASVS 5.0
 //! V4.1: do not trust client-supplied forwarding headers from untrusted peers). A spoofed
-//! header from anyone else changes nothing.
+//! header from anyone else changes nothing. A leaf: HTTP types and the configured proxy list.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap, header};
 
-use crate::app::AppState;
 use crate::error::ApiError;
 
-/// Where a request came from, kept on the sessions it starts and in the audit trail.
+/// Where a request came from. `Peer::default()` is a local operator (the CLI).
 #[derive(Clone, Debug, Default)]
-pub struct ClientInfo {
+pub struct Peer {
     pub user_agent: Option<String>,
     pub ip: Option<IpAddr>,
 }
 
-impl ClientInfo {
-    pub fn of(state: &AppState, headers: &HeaderMap, extensions: &Extensions) -> Self {
-        let peer = extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(a)| a.ip());
+/// The peers whose forwarding headers (`X-Forwarded-For`, `X-Request-Id`) are believed
+/// (`server.trusted_proxies`).
+#[derive(Clone, Debug, Default)]
+pub struct TrustedProxies(Arc<[ipnet::IpNet]>);
+
+impl TrustedProxies {
+    pub fn new(nets: &[ipnet::IpNet]) -> Self {
+        Self(nets.into())
+    }
+
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(ip))
+    }
+
+    /// The socket peer of a request, when it is one of these proxies.
+    pub fn is_proxy(&self, extensions: &Extensions) -> bool {
+        socket_peer(extensions).is_some_and(|ip| self.contains(&ip))
+    }
+}
+
+fn socket_peer(extensions: &Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(a)| a.ip())
+}
+
+impl Peer {
+    pub fn of(proxies: &TrustedProxies, headers: &HeaderMap, extensions: &Extensions) -> Self {
         let user_agent = headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(256).collect());
         Self {
             user_agent,
-            ip: peer.map(|peer| client_ip(peer, headers, &state.config.server.trusted_proxies)),
+            ip: socket_peer(extensions).map(|peer| client_ip(peer, headers, proxies)),
         }
     }
 
@@ -41,17 +64,20 @@ impl ClientInfo {
     }
 }
 
-impl FromRequestParts<AppState> for ClientInfo {
+impl<S: Send + Sync> FromRequestParts<S> for Peer
+where
+    TrustedProxies: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        Ok(Self::of(state, &parts.headers, &parts.extensions))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let proxies = TrustedProxies::from_ref(state);
+        Ok(Self::of(&proxies, &parts.headers, &parts.extensions))
     }
 }
 
-fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
+fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> IpAddr {
+    if !trusted.contains(&peer) {
         return peer;
     }
     let forwarded: Vec<&str> = headers
@@ -63,7 +89,7 @@ fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpA
         .collect();
     for entry in forwarded.iter().rev() {
         match entry.parse::<IpAddr>() {
-            Ok(ip) if is_trusted(&ip) => continue,
+            Ok(ip) if trusted.contains(&ip) => continue,
             Ok(ip) => return ip,
             // Garbage from further left was not written by our proxies; stop here.
             Err(_) => break,
@@ -85,7 +111,7 @@ mod tests {
 
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let trusted = TrustedProxies::new(&["10.0.0.0/8".parse().unwrap()]);
         let proxy: IpAddr = "10.0.0.2".parse().unwrap();
         let stranger: IpAddr = "203.0.113.9".parse().unwrap();
         assert_eq!(client_ip(stranger, &xff("1.2.3.4"), &trusted), stranger);

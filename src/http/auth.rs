@@ -1,47 +1,30 @@
-//! Roles and the extractors that enforce them.
+//! Who may call a route: deny by default.
 //!
-//! Deny by default: a handler that needs a user takes [`CurrentUser`], one that needs an admin
-//! takes [`RequireRole<Admin>`]. Anonymous callers get 401 `unauthenticated`, logged-in callers
-//! without the role get 403 `forbidden` (seed 002's `authorize(role)`, with admin passing every
-//! user check). The role is read from the user record on every request, so a change takes
-//! effect on the user's next request.
+//! Every private route sits under [`require_login`] (one `route_layer` in `routes`), so an
+//! anonymous caller gets 401 `unauthenticated` before any handler runs. Handlers that need the
+//! caller take [`CurrentUser`]; one that needs an admin takes [`RequireRole<Admin>`], which gives
+//! a logged-in caller without the role 403 `forbidden` (seed 002's `authorize(role)`, with admin
+//! passing every user check). The role is read from the user record on every request, so a
+//! change takes effect on the user's next request.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
-use serde::{Deserialize, Serialize};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 
+use crate::account::records::Role;
 use crate::error::ApiError;
 use crate::session::{Authenticated, SessionContext};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    User,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::User => "user",
-            Self::Admin => "admin",
-        }
-    }
-
-    pub fn parse(input: &str) -> Result<Self, &'static str> {
-        match input {
-            "user" => Ok(Self::User),
-            "admin" => Ok(Self::Admin),
-            _ => Err("invalid_role"),
-        }
-    }
-
-    /// Whether a holder of `self` passes a check for `required` (admin passes every check).
-    pub fn satisfies(self, required: Role) -> bool {
-        self == required || self == Role::Admin
+/// Route layer: only a logged-in caller reaches the handler (OWASP ASVS 5.0 V8.2.1, deny by
+/// default).
+pub async fn require_login(request: Request, next: Next) -> Response {
+    match request.extensions().get::<SessionContext>() {
+        Some(SessionContext::Authenticated(_)) => next.run(request).await,
+        _ => ApiError::Unauthenticated.into_response(),
     }
 }
 
@@ -78,7 +61,7 @@ impl<S: Send + Sync, R: RequiredRole> FromRequestParts<S> for RequireRole<R> {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let CurrentUser(auth) = CurrentUser::from_request_parts(parts, state).await?;
-        // Authorization: deny by default, 403 for a known user without the role (ASVS 5.0 V8.2.1).
+        // Authorization: 403 for a known user without the role (ASVS 5.0 V8.2.1).
         if auth.user.role.satisfies(R::ROLE) {
             Ok(Self(auth, PhantomData))
         } else {

@@ -1,0 +1,115 @@
+//! One metrics sample and one structured log line per request, and the request id that ties a
+//! request's log lines together.
+//!
+//! The id is the request's own `X-Request-Id` when a trusted proxy sent it (and it is short and
+//! plain), otherwise a new one; it is in every log line written while the request runs (a
+//! tracing span) and in the response's `X-Request-Id`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+use crate::metrics::Metrics;
+use crate::peer::TrustedProxies;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What the log layer needs: the metrics and whose request ids to believe.
+#[derive(Clone)]
+pub struct RequestLog {
+    metrics: Arc<Metrics>,
+    proxies: TrustedProxies,
+    ids: Arc<RequestIds>,
+}
+
+/// New request ids: a random per-process prefix and a counter, unique across nodes without a
+/// random draw per request.
+struct RequestIds {
+    prefix: String,
+    next: AtomicU64,
+}
+
+impl RequestLog {
+    pub fn new(metrics: Arc<Metrics>, proxies: TrustedProxies) -> Self {
+        let prefix = crate::crypto::encode(&crate::crypto::random_bytes::<6>());
+        Self {
+            metrics,
+            proxies,
+            ids: Arc::new(RequestIds {
+                prefix,
+                next: AtomicU64::new(1),
+            }),
+        }
+    }
+
+    fn id_for(&self, request: &Request) -> HeaderValue {
+        let forwarded = request
+            .headers()
+            .get(&REQUEST_ID)
+            .filter(|v| is_plain_id(v.as_bytes()));
+        if let Some(id) = forwarded
+            && self.proxies.is_proxy(request.extensions())
+        {
+            return id.clone();
+        }
+        let n = self.ids.next.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::try_from(format!("{}-{n:x}", self.ids.prefix))
+            .unwrap_or(HeaderValue::from_static("-"))
+    }
+}
+
+/// At most 64 of `A-Z a-z 0-9 - _ . :`: safe to log and to echo.
+fn is_plain_id(id: &[u8]) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+}
+
+/// Method, route (never the raw URI, which could carry anything), status and latency. Refused
+/// and failed requests (status 400 and up) are logged at `info`; the rest at `debug`, so that
+/// writing a line for every successful check does not cost more than the check itself (see them
+/// with `log.filter = "info,gatehouse::http=debug"`).
+pub async fn layer(State(log): State<RequestLog>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let id = log.id_for(&request);
+    let span = tracing::info_span!("request", id = id.to_str().unwrap_or_default());
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let latency = started.elapsed();
+    let status = response.status().as_u16();
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let latency_us = latency.as_micros() as u64;
+    span.in_scope(|| {
+        if status >= 400 {
+            tracing::info!(%method, route, status, latency_us, "request");
+        } else {
+            tracing::debug!(%method, route, status, latency_us, "request");
+        }
+    });
+    log.metrics.request(method.as_str(), route, status, latency);
+    response.headers_mut().insert(REQUEST_ID, id);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_plain_id;
+
+    #[test]
+    fn only_short_plain_request_ids_are_taken_from_a_proxy() {
+        assert!(is_plain_id(b"abc-123_x.y:z"));
+        assert!(!is_plain_id(b""));
+        assert!(!is_plain_id(b"a b"));
+        assert!(!is_plain_id(b"a\"b"));
+        assert!(!is_plain_id(&[b'a'; 65]));
+    }
+}

@@ -1,0 +1,176 @@
+//! `AppState` and its substates: the only file that knows every part.
+//!
+//! Each layer and handler takes only what it uses through axum's `FromRef`: the session layer an
+//! `Arc<SessionManager>`, CORS the origin policy, CSRF its [`CsrfGuard`], the request log its
+//! [`RequestLog`], the client address the [`TrustedProxies`], handlers the service they call.
+//! Nothing below `routes`, `app` and `cli` names `AppState`.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::FromRef;
+
+use crate::account::Accounts;
+use crate::audit::Audit;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::cors::Cors;
+use crate::crypto::KeyRing;
+use crate::csrf::CsrfGuard;
+use crate::directory::Directory;
+use crate::http::log::RequestLog;
+use crate::metrics::Metrics;
+use crate::password::PasswordHasher;
+use crate::peer::TrustedProxies;
+use crate::session::SessionManager;
+use crate::store::Stores;
+use crate::throttle::Throttle;
+
+/// Everything the server shares. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    config: Arc<Config>,
+    stores: Stores,
+    accounts: Arc<Accounts>,
+    sessions: Arc<SessionManager>,
+    directory: Arc<Directory>,
+    cors: Arc<Cors>,
+    audit: Audit,
+    metrics: Arc<Metrics>,
+    proxies: TrustedProxies,
+    request_log: RequestLog,
+    clock: Arc<dyn Clock>,
+    openapi: Arc<OnceLock<OpenApiDocument>>,
+}
+
+/// The rendered OpenAPI document, served at `/openapi.json`.
+#[derive(Clone, Debug, Default)]
+pub struct OpenApiDocument(pub Arc<str>);
+
+impl AppState {
+    /// Opens the stores and builds every service on them.
+    pub async fn new(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let stores = Stores::open(&config.database, &config.session)
+            .await?
+            .with_cache(config.session.cache_ttl, clock.clone());
+        let metrics = Arc::new(Metrics::default());
+        let audit = Audit::new(stores.audit.clone(), clock.clone());
+        let keys = KeyRing::new(config.secret_keys.iter().map(|k| k.expose()));
+        let sessions = Arc::new(SessionManager::new(
+            stores.sessions.clone(),
+            stores.users.clone(),
+            keys,
+            config.session.clone(),
+            config.cookies.clone(),
+            clock.clone(),
+            audit.clone(),
+        ));
+        let throttle = Throttle::new(
+            stores.throttle.clone(),
+            config.throttle.clone(),
+            clock.clone(),
+        );
+        let accounts = Arc::new(Accounts::new(
+            stores.users.clone(),
+            stores.sessions.clone(),
+            PasswordHasher::new(&config.password)?,
+            throttle,
+            audit.clone(),
+            metrics.clone(),
+            clock.clone(),
+        ));
+        let directory = Arc::new(Directory::new(stores.employees.clone(), clock.clone()));
+        let cors = Arc::new(Cors::new(
+            &config.cors,
+            &config.server.api_prefix,
+            metrics.clone(),
+        ));
+        let proxies = TrustedProxies::new(&config.server.trusted_proxies);
+        Ok(Self {
+            request_log: RequestLog::new(metrics.clone(), proxies.clone()),
+            config: Arc::new(config),
+            stores,
+            accounts,
+            sessions,
+            directory,
+            cors,
+            audit,
+            metrics,
+            proxies,
+            clock,
+            openapi: Arc::new(OnceLock::new()),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    pub fn sessions(&self) -> &SessionManager {
+        &self.sessions
+    }
+
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    /// The stores, for reads (listings, readiness, tests); changes go through the services.
+    pub fn stores(&self) -> &Stores {
+        &self.stores
+    }
+
+    /// Keeps the rendered OpenAPI document for `/openapi.json` (once).
+    pub fn set_openapi(&self, json: String) {
+        let _ = self.openapi.set(OpenApiDocument(json.into()));
+    }
+}
+
+/// `FromRef<AppState>` for a substate held in a field, by cloning it.
+macro_rules! substate {
+    ($($field:ident: $type:ty),* $(,)?) => {
+        $(impl FromRef<AppState> for $type {
+            fn from_ref(state: &AppState) -> Self {
+                state.$field.clone()
+            }
+        })*
+    };
+}
+
+substate! {
+    stores: Stores,
+    accounts: Arc<Accounts>,
+    sessions: Arc<SessionManager>,
+    directory: Arc<Directory>,
+    cors: Arc<Cors>,
+    audit: Audit,
+    metrics: Arc<Metrics>,
+    proxies: TrustedProxies,
+    request_log: RequestLog,
+    clock: Arc<dyn Clock>,
+}
+
+impl FromRef<AppState> for CsrfGuard {
+    fn from_ref(state: &AppState) -> Self {
+        Self {
+            public_origin: state.config.server.public_origin.clone(),
+            cors: state.cors.clone(),
+            sessions: state.sessions.clone(),
+            audit: state.audit.clone(),
+            metrics: state.metrics.clone(),
+            proxies: state.proxies.clone(),
+        }
+    }
+}
+
+impl FromRef<AppState> for OpenApiDocument {
+    fn from_ref(state: &AppState) -> Self {
+        state.openapi.get().cloned().unwrap_or_default()
+    }
+}

@@ -1,0 +1,2 @@
+-- ARGV: prefix, id (delete_one.lua is prepended)
+return delete_one(ARGV[2])
