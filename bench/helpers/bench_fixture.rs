@@ -1,5 +1,5 @@
 //! Benchmark fixture (used by `bench/run`, not part of the product): fills a Gatehouse database
-//! through the real store API, so the benchmark does not spend minutes on Argon2 logins just to
+//! through the store API directly (a bench-only shortcut: the services would hash per user), so the benchmark does not spend minutes on Argon2 logins just to
 //! get many sessions.
 //!
 //! `cargo run --release --example bench_fixture -- --config FILE users N PASSWORD` creates the
@@ -13,10 +13,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use gatehouse::Config;
-use gatehouse::account::Username;
+use gatehouse::account::{DisplayName, Role, Username};
 use gatehouse::crypto::{self, KeyRing};
 use gatehouse::password::{Password, PasswordHasher};
-use gatehouse::roles::Role;
 use gatehouse::session::CookieNames;
 use gatehouse::session::cookies;
 use gatehouse::store::{NewUser, SessionRecord, Stores};
@@ -57,7 +56,8 @@ async fn main() -> anyhow::Result<()> {
                             .map_err(anyhow::Error::msg)?,
                         password_hash: hash.clone(),
                         role: Role::User,
-                        name: Some(format!("Bench User {i}")),
+                        name: DisplayName::parse(&format!("Bench User {i}"))
+                            .map_err(anyhow::Error::msg)?,
                         email: None,
                         created_at: now,
                     })

@@ -210,7 +210,9 @@ mod tests {
     #[test]
     fn display_names_are_trimmed_and_empty_means_none() {
         assert_eq!(
-            DisplayName::parse(" Ada ").unwrap().map(|n| n.as_str().to_owned()),
+            DisplayName::parse(" Ada ")
+                .unwrap()
+                .map(|n| n.as_str().to_owned()),
             Some("Ada".to_owned())
         );
         assert_eq!(DisplayName::parse(""), Ok(None));

@@ -182,9 +182,7 @@ fn validate_resource(
         Some(list) => list
             .iter()
             .filter_map(|m| {
-                let found = API_METHODS
-                    .iter()
-                    .find(|a| a.as_str() == m.as_str());
+                let found = API_METHODS.iter().find(|a| a.as_str() == m.as_str());
                 if found.is_none() {
                     problems.push(format!(
                         "{at}: method {m:?} is not one of GET, HEAD, POST, PUT, PATCH, DELETE"

@@ -11,7 +11,6 @@ use time::OffsetDateTime;
 use crate::account::records::Email;
 use crate::clock::serialize_rfc3339;
 
-
 pub type EmployeeId = i64;
 
 /// A row of a list (`GET /employees`, search, reports).

@@ -264,7 +264,10 @@ mod tests {
         listed.sort();
         assert_eq!(open, listed);
         for operation in operations_of(private()) {
-            assert!(!listed.contains(&operation), "{operation:?} is listed public");
+            assert!(
+                !listed.contains(&operation),
+                "{operation:?} is listed public"
+            );
         }
     }
 }

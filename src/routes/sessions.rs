@@ -123,12 +123,7 @@ async fn revoke_sessions(
         return Err(ApiError::field("scope", "must_be_others"));
     }
     let revoked = sessions
-        .revoke_all(
-            &auth.user,
-            Some(&auth.session.id),
-            Revoker::Owner,
-            &peer,
-        )
+        .revoke_all(&auth.user, Some(&auth.session.id), Revoker::Owner, &peer)
         .await?;
     Ok(Json(Revoked { revoked }))
 }

@@ -92,7 +92,9 @@ async fn sign_up(
         password,
         role: Role::User,
         // Validated above: a present value parses (to `None` when blank).
-        name: body.name.and_then(|v| DisplayName::parse(&v).ok().flatten()),
+        name: body
+            .name
+            .and_then(|v| DisplayName::parse(&v).ok().flatten()),
         email: body.email.and_then(|v| Email::parse(&v).ok().flatten()),
     };
     let user = accounts.create(account, Actor::Owner, &peer).await?;
@@ -291,7 +293,12 @@ async fn delete_account(
 ) -> Result<Response, ApiError> {
     let device = sessions.device_for(&headers, auth.user.username.as_str());
     accounts
-        .delete(&auth.user, body.password.as_deref(), device.as_deref(), &peer)
+        .delete(
+            &auth.user,
+            body.password.as_deref(),
+            device.as_deref(),
+            &peer,
+        )
         .await?;
     let (csrf, cookies) = sessions.cleared();
     Ok(cookies.attach(Json(SessionBody::anonymous(csrf))))

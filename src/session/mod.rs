@@ -232,7 +232,12 @@ impl SessionManager {
             None => {
                 let nonce = crypto::random_token();
                 let value = cookies::sign(current, self.names.pre, &nonce);
-                changes.set(cookies::set(&self.cookie_config, self.names.pre, value, None));
+                changes.set(cookies::set(
+                    &self.cookie_config,
+                    self.names.pre,
+                    value,
+                    None,
+                ));
                 current.csrf_token("pre", nonce.as_bytes())
             }
         };

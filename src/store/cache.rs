@@ -328,7 +328,9 @@ mod tests {
     use crate::store::SqliteStore;
 
     fn clock() -> Arc<ManualClock> {
-        Arc::new(ManualClock::new(time::macros::datetime!(2026-01-01 12:00 UTC)))
+        Arc::new(ManualClock::new(
+            time::macros::datetime!(2026-01-01 12:00 UTC),
+        ))
     }
 
     async fn store(dir: &tempfile::TempDir) -> Arc<SqliteStore> {

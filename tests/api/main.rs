@@ -1,22 +1,16 @@
 //! The API test binary: every test starts the real app on port 0 with its own SQLite file and
 //! talks HTTP to it; the store, node and outage tests also use throwaway PostgreSQL and Redis
-//! servers (`services`).
+//! servers (`support::services`). Tests are laid out by capability: each area holds its
+//! behaviour and attack tests together. `docs/security.md` maps the OWASP ASVS requirements
+//! to these tests.
 
-mod attacks;
+mod accounts;
 mod cors;
-mod crash;
 mod csrf;
 mod directory;
 mod docs;
 mod http;
-mod lifecycle;
-mod nodes;
-mod outage;
 mod properties;
-mod public;
-mod services;
 mod session;
-mod store;
+mod stores;
 mod support;
-mod throttle;
-mod users;

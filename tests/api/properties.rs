@@ -5,8 +5,9 @@
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use gatehouse::Config;
-use gatehouse::cors::{Cors, Origin, normalise_path};
+use gatehouse::cors::{Cors, normalise_path};
 use gatehouse::crypto::{KeyRing, Keys};
+use gatehouse::origin::Origin;
 use gatehouse::session::cookies;
 use proptest::prelude::*;
 
@@ -142,7 +143,7 @@ fn test_cors() -> Cors {
         format!("[\"{APP_ORIGIN}\"]"),
     )]);
     let config = Config::from_sources("", env).expect("test config is valid");
-    Cors::new(&config.cors, "")
+    Cors::new(&config.cors, "", Default::default())
 }
 
 /// `APP_ORIGIN` with one edit: a character replaced, inserted or removed, or its case flipped.

@@ -1,6 +1,6 @@
 //! CSRF: origin, content type and token checks on every unsafe request.
 
-use gatehouse::roles::Role;
+use gatehouse::account::Role;
 use reqwest::Method;
 use serde_json::json;
 

@@ -1,7 +1,7 @@
 //! Brute-force protection: thresholds, Retry-After, per-address isolation, device cookies,
 //! forwarded addresses.
 
-use gatehouse::roles::Role;
+use gatehouse::account::Role;
 use reqwest::Method;
 use serde_json::json;
 use time::Duration;

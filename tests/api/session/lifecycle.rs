@@ -1,7 +1,7 @@
 //! Session lifecycle and account changes: devices, revocation, sweeping, password change,
 //! profile, account deletion, re-hashing, key rotation and the audit trail.
 
-use gatehouse::roles::Role;
+use gatehouse::account::Role;
 use reqwest::Method;
 use serde_json::json;
 use time::Duration;
@@ -110,17 +110,17 @@ async fn the_sweeper_deletes_expired_and_idle_sessions() {
         )
         .await;
     assert_eq!(app.count("sessions").await, 2);
-    assert_eq!(app.state.sessions.sweep().await.unwrap(), 0);
+    assert_eq!(app.state.sessions().sweep().await.unwrap(), 0);
     app.clock.advance(Duration::seconds(601));
     assert_eq!(
-        app.state.sessions.sweep().await.unwrap(),
+        app.state.sessions().sweep().await.unwrap(),
         1,
         "the idle ordinary session"
     );
     assert_eq!(app.count("sessions").await, 1);
     app.clock.advance(Duration::days(31));
     assert_eq!(
-        app.state.sessions.sweep().await.unwrap(),
+        app.state.sessions().sweep().await.unwrap(),
         1,
         "the remembered one, past its lifetime"
     );
@@ -371,7 +371,7 @@ async fn every_security_event_is_audited_without_secrets() {
             "{kind} missing from {kinds:?}"
         );
     }
-    let events = app.state.stores.audit.list(None, None, 100).await.unwrap();
+    let events = app.state.audit().list(None, None, 100).await.unwrap();
     let failures: Vec<_> = events
         .iter()
         .filter(|e| e.kind == "login_failed")

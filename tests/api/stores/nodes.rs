@@ -102,8 +102,8 @@ impl Drop for Node {
 
 /// Two nodes on one fresh PostgreSQL database and one Redis key space.
 async fn two_nodes(extra: &[(&str, String)]) -> (Node, Node) {
-    let url = crate::services::postgres_database().await;
-    let (redis, prefix) = crate::services::redis();
+    let url = crate::support::services::postgres_database().await;
+    let (redis, prefix) = crate::support::services::redis();
     let mut settings = vec![
         ("DATABASE__URL", url),
         ("DATABASE__SESSION_STORE", redis),

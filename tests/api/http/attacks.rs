@@ -3,12 +3,12 @@
 
 use std::collections::BTreeSet;
 
-use gatehouse::roles::Role;
+use gatehouse::account::Role;
 use reqwest::Method;
 use serde_json::json;
 
-use super::{raw_http, snapshot, statuses};
 use crate::support::{Req, TestApp};
+use crate::support::{raw_http, snapshot, statuses};
 
 #[tokio::test]
 async fn every_method_a_route_does_not_have_gets_a_json_405() {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use gatehouse::roles::Role;
+use gatehouse::account::Role;
 use reqwest::Method;
 use serde_json::Value;
 

@@ -5,9 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::nodes::{Node, sign_up};
-use crate::services::{Postgres, Redis};
+use crate::stores::nodes::{Node, sign_up};
 use crate::support::Browser;
+use crate::support::services::{Postgres, Redis};
 
 /// The status and code of `path`, failing if no answer comes within a few seconds (a hang).
 async fn answer(browser: &mut Browser, path: &str) -> (u16, String) {
@@ -32,7 +32,10 @@ async fn until_ok(browser: &mut Browser, path: &str) {
 /// A node with sessions in `redis` and the rest in a fresh PostgreSQL database.
 async fn node_on(redis: &Redis, extra: &[(&str, String)]) -> Node {
     let mut settings = vec![
-        ("DATABASE__URL", crate::services::postgres_database().await),
+        (
+            "DATABASE__URL",
+            crate::support::services::postgres_database().await,
+        ),
         ("DATABASE__SESSION_STORE", redis.url()),
     ];
     settings.extend(extra.iter().cloned());
@@ -105,7 +108,7 @@ async fn a_stalled_redis_answers_503_within_the_store_timeout() {
 #[tokio::test]
 async fn a_postgresql_restart_answers_503_and_service_resumes_when_it_is_back() {
     let mut postgres = Postgres::start();
-    let url = crate::services::create_database(&postgres.url("postgres")).await;
+    let url = crate::support::services::create_database(&postgres.url("postgres")).await;
     let mut node = Node::start(&[("DATABASE__URL", url)]);
     let mut alice = sign_up(&node, "alice").await;
     let mut probe = node.browser();

@@ -1,6 +1,6 @@
 //! The session resource: check, login, logout, rotation, expiry, cookies.
 
-use gatehouse::roles::Role;
+use gatehouse::account::Role;
 use reqwest::Method;
 use serde_json::json;
 use time::Duration;
@@ -205,24 +205,25 @@ async fn unknown_user_wrong_password_and_disabled_account_get_one_answer() {
     let disabled_password = app.add_user("carol", Role::User).await;
     let carol = app
         .state
-        .stores
-        .users
-        .credentials(&gatehouse::account::Username::parse("carol").unwrap())
+        .accounts()
+        .find(&gatehouse::account::Username::parse("carol").unwrap())
         .await
         .unwrap()
         .unwrap();
-    gatehouse::account::change(
-        &app.state,
-        carol.user.id,
-        gatehouse::store::UserUpdate {
-            disabled: Some(true),
-            role: None,
-        },
-        &Default::default(),
-        "test",
-    )
-    .await
-    .unwrap();
+    let disable = gatehouse::account::AdminChange {
+        disabled: Some(true),
+        role: None,
+    };
+    app.state
+        .accounts()
+        .change(
+            carol.id,
+            disable,
+            gatehouse::account::Actor::Cli,
+            &Default::default(),
+        )
+        .await
+        .unwrap();
     let mut answers = Vec::new();
     for (user, pass) in [
         ("nobody", password.as_str()),
@@ -484,7 +485,12 @@ async fn a_session_revoked_on_one_node_is_refused_on_another_within_the_cache_bo
         false,
         "the node that revoked refuses the very next request"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(
+        on_b.get("/session").await.body["auth"],
+        true,
+        "within its cache bound, node B may still answer from its cache"
+    );
+    node_b.clock.advance(time::Duration::milliseconds(400));
     assert_eq!(
         on_b.get("/session").await.body["auth"],
         false,

@@ -1,147 +1,14 @@
-//! Test support: a real Gatehouse on port 0 with its own SQLite file and a manual clock, and a
-//! small cookie-keeping "browser" that talks HTTP to it.
+//! A small cookie-keeping "browser" that talks HTTP to a Gatehouse the way the JS client does,
+//! and a raw TCP client for what no well-behaved client would send.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::time::Duration;
 
-use gatehouse::account::{self, Username};
-use gatehouse::clock::ManualClock;
-use gatehouse::password::Password;
-use gatehouse::roles::Role;
-use gatehouse::{App, AppState, Config};
 use reqwest::Method;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
-use tempfile::TempDir;
-
-pub const APP_ORIGIN: &str = "http://localhost:8081";
-pub const API_ORIGIN: &str = "http://localhost:8080";
-pub const SECRET_KEY: &str = "test-secret-key-that-is-long-enough-0123456789";
-
-pub struct TestApp {
-    pub addr: SocketAddr,
-    pub clock: Arc<ManualClock>,
-    pub state: AppState,
-    pub db_url: String,
-    dir: Arc<TempDir>,
-}
-
-impl TestApp {
-    pub async fn spawn() -> Self {
-        Self::spawn_with(&[]).await
-    }
-
-    /// Starts the app with extra `GATEHOUSE__*` settings.
-    pub async fn spawn_with(settings: &[(&str, &str)]) -> Self {
-        Self::spawn_in(Arc::new(tempfile::tempdir().expect("temp dir")), settings).await
-    }
-
-    /// A second app on this app's database (a restart), with other settings.
-    pub async fn restart_with(&self, settings: &[(&str, &str)]) -> Self {
-        Self::spawn_in(self.dir.clone(), settings).await
-    }
-
-    async fn spawn_in(dir: Arc<TempDir>, settings: &[(&str, &str)]) -> Self {
-        let db_url = format!("sqlite://{}", dir.path().join("gatehouse.db").display());
-        let mut env: Vec<(String, String)> = vec![
-            ("GATEHOUSE__SERVER__LISTEN".into(), "127.0.0.1:0".into()),
-            ("GATEHOUSE__SERVER__PUBLIC_ORIGIN".into(), API_ORIGIN.into()),
-            ("GATEHOUSE__DATABASE__URL".into(), db_url.clone()),
-            ("GATEHOUSE__SECURITY__SECRET_KEY".into(), SECRET_KEY.into()),
-            ("GATEHOUSE__COOKIES__SECURE".into(), "false".into()),
-            (
-                "GATEHOUSE__CORS__ALLOWED_ORIGINS".into(),
-                format!("[\"{APP_ORIGIN}\"]"),
-            ),
-        ];
-        env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let config = Config::from_sources("", env).unwrap_or_else(|e| panic!("{e}"));
-        let clock = Arc::new(ManualClock::new(
-            time::macros::datetime!(2026-01-01 12:00 UTC),
-        ));
-        let app = App::build_with_clock(config, clock.clone())
-            .await
-            .expect("app builds");
-        let addr = app.local_addr();
-        let state = app.state().clone();
-        tokio::spawn(app.run_until(std::future::pending()));
-        Self {
-            addr,
-            clock,
-            state,
-            db_url,
-            dir,
-        }
-    }
-
-    /// Creates an account directly (as the CLI does) and returns its password.
-    pub async fn add_user(&self, name: &str, role: Role) -> String {
-        let password = Password::generate();
-        account::create(
-            &self.state,
-            Username::parse(name).unwrap(),
-            &password,
-            role,
-            None,
-            None,
-        )
-        .await
-        .expect("user created");
-        password.expose().to_owned()
-    }
-
-    /// A browser on the allowlisted app origin.
-    pub fn browser(&self) -> Browser {
-        self.browser_at(self.addr)
-    }
-
-    /// The same kind of browser, pointed at another app (another node, or a restart).
-    pub fn browser_at(&self, addr: SocketAddr) -> Browser {
-        Browser {
-            client: reqwest::Client::new(),
-            base: format!("http://{addr}"),
-            cookies: BTreeMap::new(),
-            origin: Some(APP_ORIGIN.into()),
-            csrf: None,
-        }
-    }
-
-    /// A browser that is already logged in as a new account with `role`.
-    pub async fn logged_in(&self, name: &str, role: Role) -> Browser {
-        let password = self.add_user(name, role).await;
-        let mut browser = self.browser();
-        let reply = browser.login(name, &password).await;
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        browser
-    }
-
-    /// Rows in a table, read straight from the SQLite file.
-    pub async fn count(&self, table: &str) -> i64 {
-        use sqlx::Connection;
-        let mut conn = sqlx::SqliteConnection::connect(&self.db_url).await.unwrap();
-        let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}"));
-        sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-    }
-
-    /// The kinds of the audit events recorded so far, oldest first.
-    pub async fn audit_kinds(&self) -> Vec<String> {
-        let events = self
-            .state
-            .stores
-            .audit
-            .list(None, None, 1000)
-            .await
-            .unwrap();
-        events.into_iter().map(|e| e.kind).collect()
-    }
-
-    pub async fn column(&self, sql: &'static str) -> Vec<Vec<u8>> {
-        use sqlx::Connection;
-        let mut conn = sqlx::SqliteConnection::connect(&self.db_url).await.unwrap();
-        sqlx::query_scalar(sql).fetch_all(&mut conn).await.unwrap()
-    }
-}
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Debug)]
 pub struct Reply {
@@ -350,15 +217,28 @@ impl Browser {
     }
 }
 
-impl TestApp {
-    /// Seeds the made-up company of the demo.
-    pub async fn seed_directory(&self) {
-        let added = gatehouse::directory::seed_if_empty(
-            &*self.state.stores.employees,
-            gatehouse::clock::Clock::now(&*self.clock),
-        )
-        .await
-        .unwrap();
-        assert!(added >= 12);
+/// Sends raw bytes on a fresh TCP connection and returns everything the server answers until
+/// it closes the connection or stays quiet for a second.
+pub async fn raw_http(addr: SocketAddr, request: &[u8]) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The server may answer and close before it has read everything; that is fine.
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(1), stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+        }
     }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The status codes of every response in a raw answer, in order.
+pub fn statuses(answer: &str) -> Vec<u16> {
+    answer
+        .split("HTTP/1.1 ")
+        .skip(1)
+        .filter_map(|rest| rest.get(..3)?.parse().ok())
+        .collect()
 }

@@ -4,9 +4,9 @@
 use std::any::Any;
 
 use gatehouse::Config;
-use gatehouse::account::Username;
+use gatehouse::account::Role;
+use gatehouse::account::{DisplayName, Email, Username};
 use gatehouse::directory::EmployeeInput;
-use gatehouse::roles::Role;
 use gatehouse::store::{
     AuditEvent, Counter, IdleCutoffs, NewUser, SessionRecord, StoreError, Stores, UserUpdate,
 };
@@ -49,7 +49,7 @@ async fn session_ids(stores: &Stores, user_id: i64) -> Vec<String> {
 
 pub async fn users_conform(stores: &Stores) {
     let alice = stores.users.create(new_user("Alice")).await.unwrap();
-    assert_eq!(alice.username, "Alice");
+    assert_eq!(alice.username.as_str(), "Alice");
     assert!(matches!(
         stores.users.create(new_user("alice")).await,
         Err(StoreError::UsernameTaken)
@@ -111,27 +111,33 @@ pub async fn users_conform(stores: &Stores) {
         .await
         .unwrap()
         .into_iter()
-        .map(|u| u.username)
+        .map(|u| u.username.as_str().to_owned())
         .collect();
     assert_eq!(names, ["Alice", "bob"]);
     let profile = stores
         .users
-        .update_profile(alice.id, Some(Some("Alice A".into())), None)
+        .update_profile(alice.id, Some(DisplayName::parse("Alice A").unwrap()), None)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(
-        (profile.name.as_deref(), profile.email.as_deref()),
+        (
+            profile.name.as_ref().map(DisplayName::as_str),
+            profile.email.as_ref().map(Email::as_str)
+        ),
         (Some("Alice A"), None)
     );
     let profile = stores
         .users
-        .update_profile(alice.id, None, Some(Some("a@example.com".into())))
+        .update_profile(alice.id, None, Some(Email::parse("a@example.com").unwrap()))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(
-        (profile.name.as_deref(), profile.email.as_deref()),
+        (
+            profile.name.as_ref().map(DisplayName::as_str),
+            profile.email.as_ref().map(Email::as_str)
+        ),
         (Some("Alice A"), Some("a@example.com"))
     );
     let profile = stores
@@ -532,7 +538,7 @@ async fn sqlite() -> (Box<dyn Any>, Stores) {
 
 /// A fresh PostgreSQL database.
 async fn postgres() -> (Box<dyn Any>, Stores) {
-    let url = crate::services::postgres_database().await;
+    let url = crate::support::services::postgres_database().await;
     (Box::new(()), open(&[("DATABASE__URL", url)]).await)
 }
 
@@ -542,8 +548,8 @@ async fn redis() -> (Box<dyn Any>, Stores) {
 }
 
 async fn redis_with(settings: &[(&str, String)]) -> Stores {
-    let url = crate::services::postgres_database().await;
-    let (redis, prefix) = crate::services::redis();
+    let url = crate::support::services::postgres_database().await;
+    let (redis, prefix) = crate::support::services::redis();
     let mut all = vec![
         ("DATABASE__URL", url),
         ("DATABASE__SESSION_STORE", redis),

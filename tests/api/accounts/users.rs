@@ -1,6 +1,6 @@
 //! Accounts: sign-up, validation, roles, 401 vs 403, admin changes.
 
-use gatehouse::roles::Role;
+use gatehouse::account::Role;
 use reqwest::Method;
 use serde_json::json;
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::nodes::Node;
+use crate::stores::nodes::Node;
 use crate::support::Browser;
 
 /// The real binary on a SQLite file in `dir`.

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use gatehouse::roles::Role;
+use gatehouse::account::Role;
 use serde_json::json;
 
 use crate::support::TestApp;

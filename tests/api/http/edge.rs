@@ -1,6 +1,6 @@
 //! HTTP hygiene: JSON errors for bad input, body limits, headers, health.
 
-use gatehouse::roles::Role;
+use gatehouse::account::Role;
 use reqwest::Method;
 
 use crate::support::{Req, TestApp};
@@ -123,4 +123,35 @@ async fn an_api_prefix_moves_the_api_but_not_health() {
     assert_eq!(browser.get("/api/session").await.body["auth"], false);
     assert_eq!(browser.get("/session").await.status, 404);
     assert_eq!(browser.get("/healthz").await.status, 200);
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_one_sent_by_a_stranger_is_replaced() {
+    let app = TestApp::spawn().await;
+    let mut browser = app.browser();
+    let first = browser.get("/healthz").await;
+    let second = browser
+        .send(Req::new(reqwest::Method::GET, "/session").header("x-request-id", "chosen-by-client"))
+        .await;
+    let (a, b) = (first.header("x-request-id"), second.header("x-request-id"));
+    assert!(a.is_some_and(|id| !id.is_empty()), "{:?}", first.headers);
+    assert!(b.is_some_and(|id| id != "chosen-by-client"), "{b:?}");
+    assert_ne!(a, b);
+    let missing = browser.get("/no/such/route").await;
+    assert!(missing.header("x-request-id").is_some());
+}
+
+#[tokio::test]
+async fn a_request_id_set_by_a_trusted_proxy_is_kept() {
+    let app =
+        TestApp::spawn_with(&[("GATEHOUSE__SERVER__TRUSTED_PROXIES", "[\"127.0.0.1\"]")]).await;
+    let mut browser = app.browser();
+    let kept = browser
+        .send(Req::new(reqwest::Method::GET, "/session").header("x-request-id", "edge-7f3a"))
+        .await;
+    assert_eq!(kept.header("x-request-id"), Some("edge-7f3a"));
+    let odd = browser
+        .send(Req::new(reqwest::Method::GET, "/session").header("x-request-id", "has spaces"))
+        .await;
+    assert_ne!(odd.header("x-request-id"), Some("has spaces"));
 }

@@ -1,6 +1,6 @@
 //! The employee directory: roles, lists, search, detail, admin writes.
 
-use gatehouse::roles::Role;
+use gatehouse::account::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
 use time::Duration;

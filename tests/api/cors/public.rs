@@ -1,6 +1,6 @@
 //! Public resources and per-resource CORS: the race results any origin may read.
 
-use gatehouse::roles::Role;
+use gatehouse::account::Role;
 use reqwest::Method;
 
 use crate::support::{APP_ORIGIN, Req, TestApp};

@@ -5,11 +5,11 @@
 
 use std::collections::BTreeSet;
 
-use gatehouse::roles::Role;
+use gatehouse::account::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::snapshot;
+use crate::support::snapshot;
 use crate::support::{Browser, Req, TestApp};
 
 /// `(METHOD, /path)` of every operation the API documents.

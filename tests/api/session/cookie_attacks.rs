@@ -1,7 +1,7 @@
 //! Cookie attacks: look-alike names, signed values moved from one cookie to another, and
 //! duplicate cookies meant to switch the session a request runs under.
 
-use gatehouse::roles::Role;
+use gatehouse::account::Role;
 use reqwest::Method;
 
 use crate::support::{Browser, Req, TestApp};

@@ -1,7 +1,7 @@
 //! CORS attacks: origins that are not exactly on the allowlist, several `Origin` headers, and
 //! caches that could serve one origin's grant to another.
 
-use gatehouse::roles::Role;
+use gatehouse::account::Role;
 use reqwest::Method;
 use serde_json::json;
 

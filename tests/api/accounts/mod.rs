@@ -1,0 +1,6 @@
+//! Accounts: sign-up, profile, roles, admin changes, throttling, the CLI's account commands, and attacks on them.
+
+mod attacks;
+mod cli;
+mod throttle;
+mod users;

@@ -1,0 +1,5 @@
+//! CORS: the allowlist, per-resource policies, the public race results, and hostile origins.
+
+mod attacks;
+mod public;
+mod rules;

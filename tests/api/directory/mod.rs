@@ -1,0 +1,3 @@
+//! The employee directory API.
+
+mod resource;

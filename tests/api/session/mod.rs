@@ -1,0 +1,5 @@
+//! Sessions: the session resource, lifecycle (expiry, remember-me, revocation) and cookie attacks.
+
+mod cookie_attacks;
+mod lifecycle;
+mod resource;

@@ -1,0 +1,6 @@
+//! Stores and scale-out: the conformance suite on every backend, several nodes, outages, crash safety.
+
+mod conformance;
+mod crash;
+mod nodes;
+mod outage;

@@ -1,0 +1,13 @@
+//! Test support: the app under test (`app`), the client that talks to it (`browser`), and the
+//! throwaway PostgreSQL and Redis servers (`services`).
+
+pub mod app;
+pub mod browser;
+pub mod services;
+
+pub use app::{TestApp, snapshot};
+pub use browser::{Browser, Reply, Req, raw_http, statuses};
+
+pub const APP_ORIGIN: &str = "http://localhost:8081";
+pub const API_ORIGIN: &str = "http://localhost:8080";
+pub const SECRET_KEY: &str = "test-secret-key-that-is-long-enough-0123456789";
