@@ -10,14 +10,19 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
+use figment::providers::{Format, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use serde::Deserialize;
 use time::Duration;
 
 use crate::origin::Origin;
 
 mod raw;
+mod validate;
 
-use raw::{Raw, validate};
+use raw::Raw;
+use validate::validate;
 
 /// The configured secret key. Its `Debug` never shows the key.
 #[derive(Clone)]
@@ -246,63 +251,109 @@ impl Config {
         Self::from_sources(&text, std::env::vars())
     }
 
-    /// Builds a config from TOML text and `GATEHOUSE__*` variables (later wins).
+    /// Builds a config in layers, later wins: the defaults (each section's `Default`), the TOML
+    /// text, then the `GATEHOUSE__SECTION__KEY` variables. Types come from the config's shape
+    /// (serde), never from how a value looks: an all-digit secret key stays a string.
     pub fn from_sources(
         toml_text: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let mut table: toml::Table = toml::from_str(toml_text)
-            .map_err(|e| ConfigError(vec![format!("the config file is not valid TOML: {e}")]))?;
-        for (name, value) in env {
-            if let Some(path) = name.strip_prefix(ENV_PREFIX) {
-                apply_env(&mut table, path, &value)?;
-            }
-        }
-        let raw: Raw = toml::Value::Table(table).try_into().map_err(|e| {
-            ConfigError(vec![format!(
-                "{e} (see gatehouse.example.toml for every key)"
-            )])
-        })?;
+        let env = EnvVars::collect(env)?;
+        let raw: Raw = Figment::new()
+            .merge(Toml::string(toml_text))
+            .merge(env)
+            .extract_lossy()
+            .map_err(|e| ConfigError(e.into_iter().map(describe).collect()))?;
         validate(raw)
     }
 }
 
-/// `SECTION__KEY=value` -> `[section] key = value`. Values that read as TOML booleans, numbers
-/// or arrays are taken as such; anything else is a string.
-fn apply_env(table: &mut toml::Table, path: &str, value: &str) -> Result<(), ConfigError> {
-    let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
-    let Some((last, sections)) = keys.split_last() else {
+/// One loading error as a line: the key, what is wrong, and where the value came from.
+fn describe(e: figment::Error) -> String {
+    let source = match e.metadata.as_ref().map(|m| m.name.as_ref()) {
+        Some(name) if name.starts_with("TOML") => "the config file".to_owned(),
+        Some(name) => name.to_owned(),
+        None => "the configuration".to_owned(),
+    };
+    let key = e.path.join(".");
+    let at = if key.is_empty() {
+        String::new()
+    } else {
+        format!("{key}: ")
+    };
+    format!(
+        "{at}{} (in {source}; see gatehouse.example.toml for every key)",
+        e.kind
+    )
+}
+
+/// The `GATEHOUSE__*` variables as a figment provider. `SECTION__KEY=value` sets `[section]
+/// key`; every value is a string that serde turns into the key's type (figment's lossy
+/// reading: `"8080"` for a number, `"true"` for a flag), except a value that starts with `[`,
+/// which is read as a TOML array (`["https://app.example.com"]`).
+struct EnvVars(Dict);
+
+impl EnvVars {
+    fn collect(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let mut dict = Dict::new();
+        let mut problems = Vec::new();
+        for (name, text) in vars {
+            let Some(path) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            let keys: Vec<String> = path.split("__").map(str::to_ascii_lowercase).collect();
+            let value = if text.trim_start().starts_with('[') {
+                match Figment::from(Toml::string(&format!("v = {text}"))).extract_inner("v") {
+                    Ok(value) => value,
+                    Err(_) => {
+                        problems.push(format!(
+                            "{name} is not a valid list: {text:?}; write e.g. [\"https://app.example.com\"]"
+                        ));
+                        continue;
+                    }
+                }
+            } else {
+                Value::from(text)
+            };
+            if let Err(section) = insert(&mut dict, &keys, value) {
+                problems.push(format!("{name}: `{section}` is not a section"));
+            }
+        }
+        if problems.is_empty() {
+            Ok(Self(dict))
+        } else {
+            Err(ConfigError(problems))
+        }
+    }
+}
+
+/// Puts `value` at the path `keys` in `dict`, making sections on the way; `Err(key)` when a
+/// key on the way already holds a value that is not a section.
+fn insert(dict: &mut Dict, keys: &[String], value: Value) -> Result<(), String> {
+    let Some((first, rest)) = keys.split_first() else {
         return Ok(());
     };
-    let looks_typed = value == "true"
-        || value == "false"
-        || value.starts_with('[')
-        || (!value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()));
-    let parsed = if looks_typed {
-        toml::from_str::<toml::Table>(&format!("v = {value}"))
-            .ok()
-            .and_then(|mut t| t.remove("v"))
-            .ok_or_else(|| {
-                ConfigError(vec![format!(
-                    "{ENV_PREFIX}{path} is not a valid value: {value:?}"
-                )])
-            })?
-    } else {
-        toml::Value::String(value.to_owned())
-    };
-    let mut here = table;
-    for section in sections {
-        let entry = here
-            .entry(section.clone())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        here = entry.as_table_mut().ok_or_else(|| {
-            ConfigError(vec![format!(
-                "{ENV_PREFIX}{path}: `{section}` is not a section"
-            )])
-        })?;
+    if rest.is_empty() {
+        dict.insert(first.clone(), value);
+        return Ok(());
     }
-    here.insert(last.clone(), parsed);
-    Ok(())
+    let entry = dict
+        .entry(first.clone())
+        .or_insert_with(|| Value::from(Dict::new()));
+    match entry {
+        Value::Dict(_, inner) => insert(inner, rest, value),
+        _ => Err(first.clone()),
+    }
+}
+
+impl Provider for EnvVars {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("GATEHOUSE__* environment variables")
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.0.clone()))
+    }
 }
 
 #[cfg(test)]

@@ -21,8 +21,8 @@ fn problems(toml: &str, vars: &[(&str, &str)]) -> String {
 fn the_example_config_names_every_key_and_is_valid() {
     let text = include_str!("../../gatehouse.example.toml");
     Config::from_sources(text, env(&[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)])).unwrap();
-    let table: toml::Table = toml::from_str(text).unwrap();
-    let keys = |section: &str| table[section].as_table().unwrap().len();
+    let table: Dict = Figment::from(Toml::string(text)).extract().unwrap();
+    let keys = |section: &str| table[section].as_dict().unwrap().len();
     assert_eq!(keys("server"), 5);
     assert_eq!(keys("database"), 5);
     assert_eq!(keys("session"), 7);
@@ -195,4 +195,45 @@ fn argon2_parameters_below_the_owasp_floor_are_refused() {
         )
         .contains("OWASP floor")
     );
+}
+
+#[test]
+fn an_all_digit_secret_key_from_the_environment_is_a_string() {
+    let digits = "12345678901234567890123456789012345678901234567890";
+    let config =
+        Config::from_sources("", env(&[("GATEHOUSE__SECURITY__SECRET_KEY", digits)])).unwrap();
+    assert_eq!(config.secret_keys[0].expose(), digits.as_bytes());
+    let leading_zeros = "000000000000000000000000000000000000000042";
+    let config = Config::from_sources(
+        "",
+        env(&[("GATEHOUSE__SECURITY__SECRET_KEY", leading_zeros)]),
+    )
+    .unwrap();
+    assert_eq!(config.secret_keys[0].expose(), leading_zeros.as_bytes());
+}
+
+#[test]
+fn environment_values_take_the_type_of_their_key() {
+    let config = Config::from_sources(
+        "",
+        env(&[
+            ("GATEHOUSE__SECURITY__SECRET_KEY", KEY),
+            ("GATEHOUSE__SERVER__MAX_BODY_BYTES", "4096"),
+            ("GATEHOUSE__COOKIES__SECURE", "false"),
+            ("GATEHOUSE__DATABASE__REDIS_KEY_PREFIX", "1234"),
+            (
+                "GATEHOUSE__CORS__ALLOWED_ORIGINS",
+                "[\"http://localhost:8081\"]",
+            ),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(config.server.max_body_bytes, 4096);
+    assert!(!config.cookies.secure);
+    assert_eq!(config.database.redis_key_prefix, "1234");
+    assert_eq!(config.cors.allowed_origins.len(), 1);
+    let wrong = problems("", &[("GATEHOUSE__SERVER__MAX_BODY_BYTES", "lots")]);
+    assert!(wrong.contains("max_body_bytes"), "{wrong}");
+    let list = problems("", &[("GATEHOUSE__CORS__ALLOWED_ORIGINS", "[oops")]);
+    assert!(list.contains("not a valid list"), "{list}");
 }

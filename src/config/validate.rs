@@ -1,0 +1,384 @@
+//! From the configuration as written to the typed [`Config`], one function per section, each
+//! adding a fix-it message for every value or combination that cannot work.
+
+use std::net::SocketAddr;
+
+use time::Duration;
+
+use super::raw::*;
+use super::*;
+use crate::origin::Origin;
+
+type Problems = Vec<String>;
+
+pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
+    let mut problems = Problems::new();
+    let server = server(&raw.server, &mut problems);
+    let database = database(raw.database, &mut problems);
+    let secret_keys = secret_keys(&raw.security, &mut problems);
+    let throttle = throttle(&raw.throttle, &mut problems);
+    let cookies = CookieConfig {
+        secure: raw.cookies.secure,
+        same_site: raw.cookies.same_site,
+    };
+    let cors = cors(&raw.cors, &mut problems);
+    if let Some(server) = &server {
+        cookies_for(&cookies, &server.public_origin, &mut problems);
+        origins_for(&cors, &cookies, &server.public_origin, &mut problems);
+    }
+    let session = session(&raw.session, &mut problems);
+    let password = password(&raw.password, &mut problems);
+    match (problems.is_empty(), server) {
+        (true, Some(server)) => Ok(Config {
+            server,
+            database,
+            secret_keys,
+            throttle,
+            cookies,
+            cors,
+            session,
+            password,
+            log: LogConfig {
+                format: raw.log.format,
+                filter: raw.log.filter,
+            },
+        }),
+        _ => Err(ConfigError(problems)),
+    }
+}
+
+/// `None` when the public origin is unusable (everything that depends on it is skipped).
+fn server(raw: &RawServer, problems: &mut Problems) -> Option<ServerConfig> {
+    let listen = raw.listen.parse::<SocketAddr>().unwrap_or_else(|_| {
+        problems.push(format!(
+            "server.listen = {:?} is not an address; write ip:port, e.g. \"127.0.0.1:8080\"",
+            raw.listen
+        ));
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    });
+    let public_origin = Origin::parse(&raw.public_origin)
+        .map_err(|e| problems.push(format!("server.public_origin: {e}")))
+        .ok();
+    let prefix = raw.api_prefix.clone();
+    if !prefix.is_empty()
+        && (!prefix.starts_with('/')
+            || prefix.ends_with('/')
+            || !prefix[1..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_/".contains(c)))
+    {
+        problems.push(format!(
+            "server.api_prefix = {prefix:?}: use \"\" or a path like \"/api\" (leading slash, no trailing slash)"
+        ));
+    }
+    if raw.max_body_bytes < 1024 {
+        problems.push("server.max_body_bytes must be at least 1024".into());
+    }
+    let mut trusted_proxies = Vec::new();
+    for text in &raw.trusted_proxies {
+        let parsed = text
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+        match parsed {
+            Ok(net) => trusted_proxies.push(net),
+            Err(_) => problems.push(format!(
+                "server.trusted_proxies: {text:?} is not an IP address or CIDR range (e.g. \"10.0.0.0/8\")"
+            )),
+        }
+    }
+    Some(ServerConfig {
+        listen,
+        public_origin: public_origin?,
+        api_prefix: prefix,
+        max_body_bytes: raw.max_body_bytes,
+        trusted_proxies,
+    })
+}
+
+fn database(raw: RawDatabase, problems: &mut Problems) -> DatabaseConfig {
+    if !["sqlite:", "postgres://", "postgresql://"]
+        .iter()
+        .any(|scheme| raw.url.starts_with(scheme))
+    {
+        problems.push(format!(
+            "database.url = {:?}: write sqlite://PATH (e.g. \"sqlite://data/gatehouse.db\") or postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+            raw.url
+        ));
+    }
+    if raw.session_store.starts_with("rediss://") {
+        problems.push("database.session_store: this build has no TLS client for Redis (rediss://); reach Redis over a private network or a TLS tunnel with redis://".into());
+    } else if !raw.session_store.is_empty() && !raw.session_store.starts_with("redis://") {
+        problems.push(format!(
+            "database.session_store = {:?}: write redis://[:PASSWORD@]HOST:PORT[/DB], or \"\" to keep sessions in database.url",
+            raw.session_store
+        ));
+    }
+    if !(10..=30_000).contains(&raw.timeout_ms) {
+        problems.push(format!(
+            "database.timeout_ms = {}: use a value between 10 and 30000 (default 500); requests wait this long for a store before answering 503 store_unavailable",
+            raw.timeout_ms
+        ));
+    }
+    if raw.max_connections == 0 {
+        problems.push("database.max_connections must be at least 1".into());
+    }
+    DatabaseConfig {
+        url: raw.url,
+        max_connections: raw.max_connections,
+        session_store: Some(raw.session_store).filter(|s| !s.is_empty()),
+        redis_key_prefix: raw.redis_key_prefix,
+        timeout: std::time::Duration::from_millis(raw.timeout_ms),
+    }
+}
+
+/// The key ring: the current key first, then the older ones that still verify.
+fn secret_keys(raw: &RawSecurity, problems: &mut Problems) -> Vec<SecretKey> {
+    let key_texts: Vec<String> = match (&raw.secret_key, &raw.secret_key_file) {
+        (Some(_), Some(_)) => {
+            problems.push("set security.secret_key or security.secret_key_file, not both".into());
+            Vec::new()
+        }
+        (Some(k), None) => std::iter::once(k.clone())
+            .chain(raw.previous_secret_keys.iter().cloned())
+            .collect(),
+        // One key per line: the first signs, the others are older keys still accepted.
+        (None, Some(file)) => match std::fs::read_to_string(file) {
+            Ok(text) => text
+                .lines()
+                .map(|l| l.trim_end_matches('\r').to_owned())
+                .filter(|l| !l.is_empty())
+                .chain(raw.previous_secret_keys.iter().cloned())
+                .collect(),
+            Err(e) => {
+                problems.push(format!(
+                    "security.secret_key_file: cannot read {}: {e}",
+                    file.display()
+                ));
+                Vec::new()
+            }
+        },
+        (None, None) => {
+            if !raw.previous_secret_keys.is_empty() {
+                problems.push(
+                    "security.previous_secret_keys needs a current security.secret_key".into(),
+                );
+            }
+            Vec::new()
+        }
+    };
+    if key_texts.is_empty() && raw.secret_key_file.is_none() && raw.secret_key.is_none() {
+        problems.push(format!(
+            "no secret key: set {ENV_PREFIX}SECURITY__SECRET_KEY or security.secret_key_file to at least {} random bytes, e.g. `openssl rand -base64 48`",
+            SecretKey::MIN_BYTES
+        ));
+    } else if key_texts.is_empty() && raw.secret_key_file.is_some() {
+        problems.push("security.secret_key_file holds no key".into());
+    }
+    if key_texts.iter().any(|k| k.len() < SecretKey::MIN_BYTES) {
+        problems.push(format!(
+            "security.secret_key is too short: use at least {} bytes, e.g. the output of `openssl rand -base64 48` (previous keys too)",
+            SecretKey::MIN_BYTES
+        ));
+    }
+    key_texts
+        .into_iter()
+        .map(|k| SecretKey(k.into_bytes()))
+        .collect()
+}
+
+fn throttle(t: &RawThrottle, problems: &mut Problems) -> ThrottleConfig {
+    if t.window_secs <= 0
+        || t.max_failures_per_account_and_ip == 0
+        || t.max_failures_per_ip == 0
+        || t.max_failures_per_account == 0
+    {
+        problems.push("throttle.*: the window and every limit must be positive".into());
+    }
+    if t.max_failures_per_account <= t.max_failures_per_account_and_ip {
+        problems.push("throttle.max_failures_per_account must be above max_failures_per_account_and_ip, or one network could lock an account for everyone".into());
+    }
+    ThrottleConfig {
+        window: Duration::seconds(t.window_secs.max(1)),
+        per_account_and_ip: t.max_failures_per_account_and_ip,
+        per_ip: t.max_failures_per_ip,
+        per_account: t.max_failures_per_account,
+    }
+}
+
+/// Cookie attributes against the API's own origin.
+fn cookies_for(cookies: &CookieConfig, api: &Origin, problems: &mut Problems) {
+    // SameSite=None cookies without Secure are rejected by browsers (RFC 6265bis §4.1.2.7).
+    if cookies.same_site == SameSite::None && !cookies.secure {
+        problems.push("cookies.same_site = \"none\" requires cookies.secure = true (browsers drop SameSite=None cookies without Secure)".into());
+    }
+    if !cookies.secure && (!api.is_loopback() || api.is_https()) {
+        problems.push(format!(
+            "cookies.secure = false is a development setting for http://localhost only, but server.public_origin is {api}; serve over https and set cookies.secure = true"
+        ));
+    }
+    if cookies.secure && !api.is_https() && !api.is_loopback() {
+        problems.push(format!(
+            "server.public_origin {api} is plain http: browsers will not store Secure cookies there; serve the API over https"
+        ));
+    }
+}
+
+fn cors(raw: &RawCors, problems: &mut Problems) -> CorsConfig {
+    let mut allowed_origins = Vec::new();
+    for text in &raw.allowed_origins {
+        match Origin::parse(text) {
+            Ok(origin) => allowed_origins.push(origin),
+            Err(e) => problems.push(format!("cors.allowed_origins: {e}")),
+        }
+    }
+    let resources: Vec<CorsResource> = raw
+        .resources
+        .iter()
+        .enumerate()
+        .filter_map(|(n, r)| cors_resource(n, r, problems))
+        .collect();
+    if raw.max_age_secs > 86400 {
+        problems
+            .push("cors.max_age_secs must be at most 86400 (browsers cap it lower anyway)".into());
+    }
+    CorsConfig {
+        allowed_origins,
+        max_age_secs: raw.max_age_secs,
+        resources,
+    }
+}
+
+/// Each allowlisted origin against the API's origin and the cookie attributes.
+fn origins_for(cors: &CorsConfig, cookies: &CookieConfig, api: &Origin, problems: &mut Problems) {
+    for origin in &cors.allowed_origins {
+        // Cross-site requests carry only SameSite=None cookies (RFC 6265bis §5.8.3).
+        if origin.site() != api.site() && cookies.same_site != SameSite::None {
+            problems.push(format!(
+                "cors.allowed_origins: {origin} is cross-site to the API ({api}), so browsers will not send {} cookies to it; host the app on the API's site, or set cookies.same_site = \"none\" with cookies.secure = true (works only where third-party cookies are allowed)",
+                cookies.same_site.as_str()
+            ));
+        }
+        if api.is_https() && !origin.is_https() {
+            problems.push(format!(
+                "cors.allowed_origins: {origin} is plain http while the API is https; a network attacker could act as that origin; allowlist its https form"
+            ));
+        }
+    }
+}
+
+fn cors_resource(n: usize, raw: &RawCorsResource, problems: &mut Problems) -> Option<CorsResource> {
+    let at = format!("cors.resources[{n}] (path {:?})", raw.path);
+    let before = problems.len();
+    let pattern = raw.path.strip_suffix("/*").unwrap_or(&raw.path);
+    if !raw.path.starts_with('/')
+        || pattern.contains('*')
+        || pattern.contains("/..")
+        || pattern.contains("/./")
+    {
+        problems.push(format!(
+            "{at}: write an exact path like \"/race/results\" or a prefix like \"/race/*\""
+        ));
+    }
+    let public = match raw.origins.as_str() {
+        "*" => true,
+        "allowlist" => false,
+        other => {
+            problems.push(format!("{at}: origins = {other:?}; use \"*\" (any origin, no credentials) or \"allowlist\" (cors.allowed_origins)"));
+            false
+        }
+    };
+    let credentials = raw.credentials.unwrap_or(!public);
+    // A wildcard origin can never carry credentials (Fetch standard, CORS check step 3).
+    if public && credentials {
+        problems.push(format!("{at}: origins = \"*\" cannot be combined with credentials = true (browsers refuse it); use origins = \"allowlist\""));
+    }
+    let methods = match &raw.methods {
+        None => API_METHODS.to_vec(),
+        Some(list) => list
+            .iter()
+            .filter_map(|m| {
+                let found = API_METHODS.iter().find(|a| a.as_str() == m.as_str());
+                if found.is_none() {
+                    problems.push(format!(
+                        "{at}: method {m:?} is not one of GET, HEAD, POST, PUT, PATCH, DELETE"
+                    ));
+                }
+                found.cloned()
+            })
+            .collect(),
+    };
+    (problems.len() == before).then(|| CorsResource {
+        path: raw.path.clone(),
+        public,
+        credentials,
+        methods,
+    })
+}
+
+fn session(s: &RawSession, problems: &mut Problems) -> SessionConfig {
+    let secs = |name: &str, v: i64, problems: &mut Vec<String>| {
+        if v <= 0 {
+            problems.push(format!(
+                "session.{name} must be a positive number of seconds"
+            ));
+        }
+        Duration::seconds(v.max(1))
+    };
+    let session = SessionConfig {
+        idle_timeout: secs("idle_timeout_secs", s.idle_timeout_secs, problems),
+        absolute_lifetime: secs("absolute_lifetime_secs", s.absolute_lifetime_secs, problems),
+        remember_idle_timeout: secs(
+            "remember_idle_timeout_secs",
+            s.remember_idle_timeout_secs,
+            problems,
+        ),
+        remember_lifetime: secs("remember_lifetime_secs", s.remember_lifetime_secs, problems),
+        touch_interval: secs("touch_interval_secs", s.touch_interval_secs, problems),
+        sweep_interval: secs("sweep_interval_secs", s.sweep_interval_secs, problems),
+        cache_ttl: std::time::Duration::from_millis(s.cache_ttl_ms),
+    };
+    if s.cache_ttl_ms > MAX_CACHE_TTL_MS {
+        problems.push(format!(
+            "session.cache_ttl_ms is {}: other nodes would see a revoked session for that long; use at most {MAX_CACHE_TTL_MS} (default 1000, 0 turns the cache off)",
+            s.cache_ttl_ms
+        ));
+    }
+    if session.idle_timeout > session.absolute_lifetime {
+        problems.push(
+            "session.idle_timeout_secs must not exceed session.absolute_lifetime_secs".into(),
+        );
+    }
+    if session.remember_idle_timeout > session.remember_lifetime {
+        problems.push(
+            "session.remember_idle_timeout_secs must not exceed session.remember_lifetime_secs"
+                .into(),
+        );
+    }
+    if session.touch_interval >= session.idle_timeout {
+        problems.push(
+            "session.touch_interval_secs must be shorter than session.idle_timeout_secs".into(),
+        );
+    }
+    session
+}
+
+fn password(p: &RawPassword, problems: &mut Problems) -> PasswordConfig {
+    if p.argon2_memory_kib < OWASP_ARGON2_MEMORY_KIB
+        || p.argon2_iterations < OWASP_ARGON2_ITERATIONS
+        || p.argon2_parallelism == 0
+    {
+        problems.push(format!(
+            "password.argon2_*: the OWASP floor is memory {OWASP_ARGON2_MEMORY_KIB} KiB, 2 iterations, parallelism 1; raise, never lower"
+        ));
+    }
+    PasswordConfig {
+        argon2_memory_kib: p.argon2_memory_kib,
+        argon2_iterations: p.argon2_iterations,
+        argon2_parallelism: p.argon2_parallelism.max(1),
+        max_concurrent_hashes: if p.max_concurrent_hashes == 0 {
+            std::thread::available_parallelism().map_or(1, usize::from)
+        } else {
+            p.max_concurrent_hashes
+        },
+    }
+}
