@@ -295,7 +295,7 @@ pub async fn layer(State(cors): State<Arc<Cors>>, request: Request, next: Next) 
         }
         h.insert(
             header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("Retry-After"),
+            HeaderValue::from_static("Retry-After, X-Request-Id"),
         );
     }
     response
