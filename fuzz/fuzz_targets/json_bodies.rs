@@ -6,7 +6,7 @@
 //! an e-mail of at most 254 bytes, a name of at most 100 characters without control characters).
 #![no_main]
 
-use gatehouse::account::{Username, parse_email, parse_name};
+use gatehouse::account::{DisplayName, Email, Username};
 use gatehouse::directory::parse_timestamp;
 use gatehouse::password::Password;
 use libfuzzer_sys::fuzz_target;
@@ -40,12 +40,13 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(name.key(), name.as_str().to_ascii_lowercase());
         }
         assert_eq!(Username::parse(text).is_ok(), Username::parse(text).is_ok());
-        if let Ok(email) = parse_email(text) {
-            assert!(email.len() <= 254 && email.contains('@'));
+        if let Ok(Some(email)) = Email::parse(text) {
+            assert!(email.as_str().len() <= 254 && email.as_str().contains('@'));
         }
-        if let Ok(name) = parse_name(text) {
-            assert!(name.chars().count() <= 100);
-            assert!(!name.chars().any(char::is_control));
+        if let Ok(Some(name)) = DisplayName::parse(text) {
+            assert!(name.as_str().chars().count() <= 100);
+            assert!(!name.as_str().chars().any(char::is_control));
+            assert!(!name.as_str().is_empty());
         }
         if let Ok(password) = Password::parse_new(text) {
             assert_eq!(password.expose(), text, "never trimmed, truncated or case-folded");

@@ -5,7 +5,8 @@
 //! normalised path starts with `/`, has no empty, `.` or `..` segments and no backslash.
 #![no_main]
 
-use gatehouse::cors::{Origin, normalise_path};
+use gatehouse::cors::normalise_path;
+use gatehouse::origin::Origin;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -30,8 +30,9 @@ pub enum UserCommand {
         #[arg(long)]
         email: Option<String>,
     },
-    /// Set a new password (a reset): ends every session of the account, on every node, and is
-    /// recorded in the audit trail. Prints a generated password unless --password-stdin is given.
+    /// Set a new password (a reset): ends every session of the account (running nodes refuse
+    /// them within session.cache_ttl_ms) and is recorded in the audit trail. Prints a generated
+    /// password unless --password-stdin is given.
     Passwd {
         username: String,
         #[arg(long)]

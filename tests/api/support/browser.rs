@@ -92,8 +92,8 @@ impl Browser {
             .join("; ")
     }
 
-    /// Sends a request with this browser's cookies, origin and token; keeps what comes back.
-    pub async fn send(&mut self, req: Req) -> Reply {
+    /// The request with this browser's cookies, origin and token.
+    fn request(&self, req: Req) -> reqwest::RequestBuilder {
         let mut builder = self
             .client
             .request(req.method, format!("{}{}", self.base, req.path));
@@ -118,7 +118,12 @@ impl Browser {
         if let Some(body) = req.body {
             builder = builder.body(body);
         }
-        let response = builder.send().await.expect("request sent");
+        builder
+    }
+
+    /// Sends a request with this browser's cookies, origin and token; keeps what comes back.
+    pub async fn send(&mut self, req: Req) -> Reply {
+        let response = self.request(req).send().await.expect("request sent");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap_or_default();
@@ -139,25 +144,7 @@ impl Browser {
 
     /// Like [`Browser::send`], but `None` when the server is gone (connection refused or reset).
     pub async fn try_send(&mut self, req: Req) -> Option<u16> {
-        let mut builder = self
-            .client
-            .request(req.method, format!("{}{}", self.base, req.path));
-        if !self.cookies.is_empty() {
-            builder = builder.header("cookie", self.cookie_header());
-        }
-        if let Some(origin) = &self.origin {
-            builder = builder.header("origin", origin);
-        }
-        if let Some(token) = &self.csrf {
-            builder = builder.header("x-csrf-token", token);
-        }
-        if let Some(ct) = &req.content_type {
-            builder = builder.header("content-type", ct);
-        }
-        if let Some(body) = req.body {
-            builder = builder.body(body);
-        }
-        let response = builder.send().await.ok()?;
+        let response = self.request(req).send().await.ok()?;
         let status = response.status().as_u16();
         let cookies: Vec<String> = response
             .headers()
