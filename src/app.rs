@@ -83,7 +83,7 @@ pub fn router(state: AppState) -> Router {
     let (router, openapi) = crate::routes::documented(&config.server.api_prefix, Some(&state));
     state.set_openapi(openapi.to_pretty_json().unwrap_or_default());
     router
-        .fallback(crate::http::not_found)
+        .merge(crate::routes::fallback(&state))
         .method_not_allowed_fallback(crate::http::method_not_allowed)
         .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
         .layer(from_fn_with_state(

@@ -50,6 +50,12 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
+/// A 256-bit key derived from a configured secret key for one `context` (each purpose its own,
+/// so a key made for one never serves another).
+pub fn derive_key(secret_key: &[u8], context: &[u8]) -> [u8; 32] {
+    mac_with(&hash(secret_key), &[context])
+}
+
 /// Keys derived from the configured secret key, one per purpose.
 #[derive(Clone)]
 pub struct Keys {

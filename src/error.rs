@@ -50,6 +50,10 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("a backing store is unavailable; retry shortly")]
     StoreUnavailable,
+    #[error("the upstream API cannot be reached")]
+    UpstreamUnavailable,
+    #[error("the upstream API did not answer in time")]
+    UpstreamTimeout,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -72,6 +76,8 @@ pub const ERROR_CODES: &[&str] = &[
     "payload_too_large",
     "rate_limited",
     "store_unavailable",
+    "upstream_unavailable",
+    "upstream_timeout",
     "internal",
 ];
 
@@ -125,6 +131,8 @@ impl ApiError {
             Self::PayloadTooLarge => "payload_too_large",
             Self::RateLimited { .. } => "rate_limited",
             Self::StoreUnavailable => "store_unavailable",
+            Self::UpstreamUnavailable => "upstream_unavailable",
+            Self::UpstreamTimeout => "upstream_timeout",
             Self::Internal(_) => "internal",
         }
     }
@@ -146,6 +154,8 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -252,6 +262,8 @@ mod tests {
                 retry_after_secs: 1,
             },
             ApiError::StoreUnavailable,
+            ApiError::UpstreamUnavailable,
+            ApiError::UpstreamTimeout,
             ApiError::internal(anyhow::anyhow!("x")),
         ];
         assert_eq!(all.len(), ERROR_CODES.len());

@@ -1,7 +1,8 @@
 //! Web origins (`scheme://host[:port]`) and the sites they belong to.
 //!
 //! CORS compares origins exactly; cookies follow sites (scheme + registrable domain, RFC 6265bis
-//! "same-site"). Both are computed here and nowhere else.
+//! "same-site"). Both are computed here and nowhere else, as is the one path normalisation that
+//! CORS policies and gateway routes are chosen by.
 
 use std::fmt;
 
@@ -130,6 +131,33 @@ fn split_host_port(rest: &str) -> Option<(&str, Option<u16>)> {
     Some((host, port))
 }
 
+/// The path with percent-escapes decoded, empty and `.` segments dropped and `..` resolved
+/// (RFC 3986 §5.2.4); `None` if it does not decode to UTF-8 or climbs above the root.
+pub fn normalise_path(raw: &str) -> Option<String> {
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut input = raw.bytes();
+    while let Some(b) = input.next() {
+        if b == b'%' {
+            let hex = [input.next()?, input.next()?];
+            bytes.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
+        } else {
+            bytes.push(b);
+        }
+    }
+    let decoded = String::from_utf8(bytes).ok()?;
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in decoded.split(['/', '\\']) {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop()?;
+            }
+            s => segments.push(s),
+        }
+    }
+    Some(format!("/{}", segments.join("/")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +217,41 @@ mod tests {
         );
         assert_eq!(site("http://localhost:8080"), site("http://localhost:8081"));
         assert_ne!(site("http://localhost:8080"), site("http://127.0.0.1:8081"));
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    use super::normalise_path;
+
+    #[test]
+    fn paths_are_normalised_before_choosing_a_policy() {
+        assert_eq!(
+            normalise_path("/race/results").as_deref(),
+            Some("/race/results")
+        );
+        assert_eq!(
+            normalise_path("/race/../employees").as_deref(),
+            Some("/employees")
+        );
+        assert_eq!(
+            normalise_path("/race/%2e%2e/employees").as_deref(),
+            Some("/employees")
+        );
+        assert_eq!(
+            normalise_path("/race%2F..%2Femployees").as_deref(),
+            Some("/employees")
+        );
+        assert_eq!(
+            normalise_path("//race/./results/").as_deref(),
+            Some("/race/results")
+        );
+        assert_eq!(
+            normalise_path("/race\\..\\employees").as_deref(),
+            Some("/employees")
+        );
+        assert_eq!(normalise_path("/../x"), None);
+        assert_eq!(normalise_path("/%ff"), None);
+        assert_eq!(normalise_path("/%zz"), None);
     }
 }

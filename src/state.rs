@@ -17,7 +17,9 @@ use crate::cors::Cors;
 use crate::crypto::KeyRing;
 use crate::csrf::CsrfGuard;
 use crate::directory::Directory;
+use crate::gateway::Gateway;
 use crate::http::log::RequestLog;
+use crate::identity::Identity;
 use crate::metrics::Metrics;
 use crate::password::PasswordHasher;
 use crate::peer::TrustedProxies;
@@ -33,6 +35,7 @@ pub struct AppState {
     accounts: Arc<Accounts>,
     sessions: Arc<SessionManager>,
     directory: Arc<Directory>,
+    gateway: Arc<Gateway>,
     cors: Arc<Cors>,
     audit: Audit,
     metrics: Arc<Metrics>,
@@ -85,7 +88,21 @@ impl AppState {
             metrics.clone(),
         ));
         let proxies = TrustedProxies::new(&config.server.trusted_proxies);
+        let identity = Arc::new(Identity::new(
+            config.secret_keys.iter().map(|k| k.expose()),
+            config.gateway.issuer.clone(),
+            config.gateway.assertion_lifetime,
+            clock.clone(),
+        ));
+        let gateway = Arc::new(Gateway::new(
+            &config.gateway,
+            config.server.public_origin.clone(),
+            identity,
+            sessions.cookie_names().clone(),
+            proxies.clone(),
+        ));
         Ok(Self {
+            gateway,
             request_log: RequestLog::new(metrics.clone(), proxies.clone()),
             config: Arc::new(config),
             stores,
@@ -148,6 +165,7 @@ substate! {
     accounts: Arc<Accounts>,
     sessions: Arc<SessionManager>,
     directory: Arc<Directory>,
+    gateway: Arc<Gateway>,
     cors: Arc<Cors>,
     audit: Audit,
     metrics: Arc<Metrics>,

@@ -5,8 +5,7 @@
 //! normalised path starts with `/`, has no empty, `.` or `..` segments and no backslash.
 #![no_main]
 
-use gatehouse::cors::normalise_path;
-use gatehouse::origin::Origin;
+use gatehouse::origin::{Origin, normalise_path};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

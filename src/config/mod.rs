@@ -80,6 +80,7 @@ pub struct Config {
     pub session: SessionConfig,
     pub password: PasswordConfig,
     pub log: LogConfig,
+    pub gateway: GatewayConfig,
 }
 
 #[derive(Clone, Debug)]
@@ -193,6 +194,69 @@ pub struct PasswordConfig {
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
     pub max_concurrent_hashes: usize,
+}
+
+/// Gatehouse in front of other APIs: proxied routes and their time limits, the identity
+/// assertion handed to upstreams.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// Longest prefix first.
+    pub routes: Vec<GatewayRoute>,
+    /// How long connecting to an upstream may take.
+    pub connect_timeout: std::time::Duration,
+    /// How long an upstream may take to start its answer.
+    pub upstream_timeout: std::time::Duration,
+    /// Lifetime of a `Gatehouse-Assertion` (at most 60 s).
+    pub assertion_lifetime: Duration,
+    /// `iss` of the assertions: `server.public_origin` unless set.
+    pub issuer: String,
+}
+
+/// Who may call a gateway route (or a forward-auth check).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// Anyone; no session is read and no identity is sent.
+    Public,
+    /// Any logged-in user.
+    User,
+    /// Admins only.
+    Admin,
+}
+
+impl Access {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "public" => Some(Self::Public),
+            "user" => Some(Self::User),
+            "admin" => Some(Self::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// One `[[gateway.routes]]` entry.
+#[derive(Clone, Debug)]
+pub struct GatewayRoute {
+    /// A path prefix ending in `/` (matches the prefix and everything below it) or an exact path.
+    pub prefix: String,
+    /// `http://host:port[/base]`: where matching requests go.
+    pub upstream: axum::http::Uri,
+    pub access: Access,
+    /// Remove `prefix` from the path before appending it to the upstream's base path.
+    pub strip_prefix: bool,
+    /// `aud` of the assertion: the upstream's origin unless set.
+    pub audience: String,
+}
+
+impl GatewayRoute {
+    /// Whether a normalised path belongs to this route.
+    pub fn matches(&self, path: &str) -> bool {
+        match self.prefix.strip_suffix('/') {
+            Some(base) => path == base || path.starts_with(&self.prefix),
+            None => path == self.prefix,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

@@ -18,6 +18,7 @@ pub(super) struct Raw {
     pub(super) session: RawSession,
     pub(super) password: RawPassword,
     pub(super) log: RawLog,
+    pub(super) gateway: RawGateway,
 }
 
 #[derive(Deserialize)]
@@ -203,4 +204,43 @@ impl Default for RawLog {
             filter: "info".into(),
         }
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawGateway {
+    pub(super) connect_timeout_ms: u64,
+    pub(super) upstream_timeout_ms: u64,
+    pub(super) assertion_lifetime_secs: i64,
+    pub(super) issuer: String,
+    pub(super) routes: Vec<RawGatewayRoute>,
+}
+
+impl Default for RawGateway {
+    fn default() -> Self {
+        Self {
+            connect_timeout_ms: 2_000,
+            upstream_timeout_ms: 30_000,
+            assertion_lifetime_secs: 30,
+            issuer: String::new(),
+            routes: Vec::new(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGatewayRoute {
+    pub(super) prefix: String,
+    pub(super) upstream: String,
+    #[serde(default = "default_access")]
+    pub(super) access: String,
+    #[serde(default)]
+    pub(super) strip_prefix: bool,
+    #[serde(default)]
+    pub(super) audience: String,
+}
+
+fn default_access() -> String {
+    "user".into()
 }

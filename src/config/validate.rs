@@ -28,8 +28,11 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
     }
     let session = session(&raw.session, &mut problems);
     let password = password(&raw.password, &mut problems);
-    match (problems.is_empty(), server) {
-        (true, Some(server)) => Ok(Config {
+    let gateway = server
+        .as_ref()
+        .map(|server| gateway(&raw.gateway, server, &mut problems));
+    match (problems.is_empty(), server, gateway) {
+        (true, Some(server), Some(gateway)) => Ok(Config {
             server,
             database,
             secret_keys,
@@ -42,6 +45,7 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
                 format: raw.log.format,
                 filter: raw.log.filter,
             },
+            gateway,
         }),
         _ => Err(ConfigError(problems)),
     }
@@ -379,6 +383,131 @@ fn password(p: &RawPassword, problems: &mut Problems) -> PasswordConfig {
             std::thread::available_parallelism().map_or(1, usize::from)
         } else {
             p.max_concurrent_hashes
+        },
+    }
+}
+
+/// Paths Gatehouse answers itself; a gateway route may not take them over.
+const OWN_PATHS: &[&str] = &[
+    "/session",
+    "/sessions",
+    "/users",
+    "/employees",
+    "/race",
+    "/auth/verify",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/.well-known",
+];
+
+fn gateway(raw: &RawGateway, server: &ServerConfig, problems: &mut Problems) -> GatewayConfig {
+    let mut routes = Vec::new();
+    for (n, route) in raw.routes.iter().enumerate() {
+        let at = format!("gateway.routes[{n}] (prefix {:?})", route.prefix);
+        let prefix = &route.prefix;
+        let normal = crate::origin::normalise_path(prefix);
+        let trailing = prefix.ends_with('/') && prefix.len() > 1;
+        if !prefix.starts_with('/')
+            || prefix == "/"
+            || normal.as_deref().map(|p| {
+                if trailing {
+                    format!("{p}/")
+                } else {
+                    p.to_owned()
+                }
+            }) != Some(prefix.clone())
+        {
+            problems.push(format!(
+                "{at}: write a normalised path below the root, like \"/api/\" (the prefix and everything below it) or \"/api/status\" (exactly that path)"
+            ));
+            continue;
+        }
+        let own = |p: &str| {
+            let base = prefix.trim_end_matches('/');
+            let api = format!("{}{p}", server.api_prefix);
+            base == api
+                || base.starts_with(&format!("{api}/"))
+                || api.starts_with(&format!("{base}/"))
+        };
+        if let Some(taken) = OWN_PATHS.iter().find(|p| own(p)) {
+            problems.push(format!(
+                "{at}: overlaps Gatehouse's own {}{taken}; put the upstream under another prefix (e.g. \"/api/\"), or set server.api_prefix",
+                server.api_prefix
+            ));
+            continue;
+        }
+        let upstream = match route.upstream.parse::<axum::http::Uri>() {
+            Ok(uri)
+                if uri.scheme_str() == Some("http")
+                    && uri.authority().is_some()
+                    && uri.query().is_none() =>
+            {
+                uri
+            }
+            _ => {
+                problems.push(format!(
+                    "{at}: upstream = {:?}; write http://HOST:PORT[/BASE-PATH] (plain http to an upstream on a private network; no query)",
+                    route.upstream
+                ));
+                continue;
+            }
+        };
+        let Some(access) = Access::parse(&route.access) else {
+            problems.push(format!(
+                "{at}: access = {:?}; use \"public\" (anyone, no identity), \"user\" (any logged-in user) or \"admin\"",
+                route.access
+            ));
+            continue;
+        };
+        if routes.iter().any(|r: &GatewayRoute| r.prefix == *prefix) {
+            problems.push(format!("{at}: the same prefix is listed twice"));
+            continue;
+        }
+        let audience = if route.audience.is_empty() {
+            format!(
+                "http://{}",
+                upstream.authority().map(|a| a.as_str()).unwrap_or_default()
+            )
+        } else {
+            route.audience.clone()
+        };
+        routes.push(GatewayRoute {
+            prefix: prefix.clone(),
+            upstream,
+            access,
+            strip_prefix: route.strip_prefix,
+            audience,
+        });
+    }
+    // The longest prefix wins.
+    routes.sort_by_key(|r| std::cmp::Reverse(r.prefix.len()));
+    if !(1..=60).contains(&raw.assertion_lifetime_secs) {
+        problems.push(format!(
+            "gateway.assertion_lifetime_secs = {}: use 1 to 60 (an identity assertion is short-lived; upstreams check `exp`)",
+            raw.assertion_lifetime_secs
+        ));
+    }
+    for (name, ms) in [
+        ("connect_timeout_ms", raw.connect_timeout_ms),
+        ("upstream_timeout_ms", raw.upstream_timeout_ms),
+    ] {
+        if !(10..=600_000).contains(&ms) {
+            problems.push(format!(
+                "gateway.{name} = {ms}: use 10 to 600000 milliseconds"
+            ));
+        }
+    }
+    GatewayConfig {
+        routes,
+        connect_timeout: std::time::Duration::from_millis(raw.connect_timeout_ms),
+        upstream_timeout: std::time::Duration::from_millis(raw.upstream_timeout_ms),
+        assertion_lifetime: Duration::seconds(raw.assertion_lifetime_secs.clamp(1, 60)),
+        issuer: if raw.issuer.is_empty() {
+            server.public_origin.as_str().to_owned()
+        } else {
+            raw.issuer.clone()
         },
     }
 }

@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use crate::config::{API_METHODS, CorsConfig, CorsResource};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::origin::normalise_path;
 
 /// Request headers an allowlisted origin may send (jQuery adds `X-Requested-With`; the
 /// safelisted `Accept`/`Accept-Language`/`Content-Language` and `Origin` appear in hand-written
@@ -221,33 +222,6 @@ pub fn single_origin(headers: &HeaderMap) -> Option<&HeaderValue> {
     }
 }
 
-/// The path with percent-escapes decoded, empty and `.` segments dropped and `..` resolved
-/// (RFC 3986 §5.2.4); `None` if it does not decode to UTF-8 or climbs above the root.
-pub fn normalise_path(raw: &str) -> Option<String> {
-    let mut bytes = Vec::with_capacity(raw.len());
-    let mut input = raw.bytes();
-    while let Some(b) = input.next() {
-        if b == b'%' {
-            let hex = [input.next()?, input.next()?];
-            bytes.push(u8::from_str_radix(std::str::from_utf8(&hex).ok()?, 16).ok()?);
-        } else {
-            bytes.push(b);
-        }
-    }
-    let decoded = String::from_utf8(bytes).ok()?;
-    let mut segments: Vec<&str> = Vec::new();
-    for segment in decoded.split(['/', '\\']) {
-        match segment {
-            "" | "." => {}
-            ".." => {
-                segments.pop()?;
-            }
-            s => segments.push(s),
-        }
-    }
-    Some(format!("/{}", segments.join("/")))
-}
-
 pub fn is_preflight(request: &Request) -> bool {
     request.method() == Method::OPTIONS
         && request
@@ -299,40 +273,4 @@ pub async fn layer(State(cors): State<Arc<Cors>>, request: Request, next: Next) 
         );
     }
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::normalise_path;
-
-    #[test]
-    fn paths_are_normalised_before_choosing_a_policy() {
-        assert_eq!(
-            normalise_path("/race/results").as_deref(),
-            Some("/race/results")
-        );
-        assert_eq!(
-            normalise_path("/race/../employees").as_deref(),
-            Some("/employees")
-        );
-        assert_eq!(
-            normalise_path("/race/%2e%2e/employees").as_deref(),
-            Some("/employees")
-        );
-        assert_eq!(
-            normalise_path("/race%2F..%2Femployees").as_deref(),
-            Some("/employees")
-        );
-        assert_eq!(
-            normalise_path("//race/./results/").as_deref(),
-            Some("/race/results")
-        );
-        assert_eq!(
-            normalise_path("/race\\..\\employees").as_deref(),
-            Some("/employees")
-        );
-        assert_eq!(normalise_path("/../x"), None);
-        assert_eq!(normalise_path("/%ff"), None);
-        assert_eq!(normalise_path("/%zz"), None);
-    }
 }

@@ -49,30 +49,41 @@ pub async fn layer(State(guard): State<CsrfGuard>, request: Request, next: Next)
     if !is_unsafe(request.method()) {
         return next.run(request).await;
     }
-    match check(&guard, &request) {
+    let context = request.extensions().get::<SessionContext>();
+    let checked = match context {
+        Some(context) => guard.check(request.headers(), context),
+        None => Err(ApiError::internal(anyhow::anyhow!(
+            "csrf layer ran before the session layer"
+        ))),
+    };
+    match checked {
         Ok(()) => next.run(request).await,
         Err(e) => {
-            guard.metrics.refusal(e.code());
             let peer = Peer::of(&guard.proxies, request.headers(), request.extensions());
-            let detail = format!("{} {} {}", e.code(), request.method(), request.uri().path());
-            let event = guard.audit.event("request_refused", &peer).detail(detail);
-            guard.audit.record(event).await;
+            guard
+                .refused(&e, request.method(), request.uri().path(), &peer)
+                .await;
             e.into_response()
         }
     }
 }
 
-fn check(guard: &CsrfGuard, request: &Request) -> Result<(), ApiError> {
-    let headers = request.headers();
-    check_origin(guard, headers)?;
-    check_content_type(headers)?;
-    let context = request
-        .extensions()
-        .get::<SessionContext>()
-        .ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!("csrf layer ran before the session layer"))
-        })?;
-    check_token(guard, headers, context)
+impl CsrfGuard {
+    /// The three rules for an unsafe request with these headers in this (pre-)session; also
+    /// what forward-auth applies to an unsafe original method.
+    pub fn check(&self, headers: &HeaderMap, context: &SessionContext) -> Result<(), ApiError> {
+        check_origin(self, headers)?;
+        check_content_type(headers)?;
+        check_token(self, headers, context)
+    }
+
+    /// Counts and audits a refusal.
+    pub async fn refused(&self, e: &ApiError, method: &Method, path: &str, peer: &Peer) {
+        self.metrics.refusal(e.code());
+        let detail = format!("{} {method} {path}", e.code());
+        let event = self.audit.event("request_refused", peer).detail(detail);
+        self.audit.record(event).await;
+    }
 }
 
 fn check_origin(guard: &CsrfGuard, headers: &HeaderMap) -> Result<(), ApiError> {

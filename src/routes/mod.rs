@@ -16,6 +16,7 @@
 //! every other operation answers 401 to an anonymous caller.
 
 mod employees;
+pub mod gateway;
 mod health;
 mod ops;
 mod race;
@@ -50,11 +51,15 @@ pub const PUBLIC_OPERATIONS: &[(&str, &str)] = &[
     ("get", "/readyz"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
+    ("get", "/auth/verify"),
+    ("get", "/.well-known/jwks.json"),
 ];
 
 /// Root endpoints for operators, outside the API prefix.
 fn operations() -> OpenApiRouter<AppState> {
-    health::router().merge(ops::router())
+    health::router()
+        .merge(ops::router())
+        .merge(gateway::well_known_router())
 }
 
 /// API routes any origin may call, outside the session and CSRF layers (cookies are ignored).
@@ -64,7 +69,9 @@ fn sessionless() -> OpenApiRouter<AppState> {
 
 /// API routes under the session and CSRF layers that an anonymous caller may use.
 fn anonymous() -> OpenApiRouter<AppState> {
-    session::router().merge(users::sign_up_router())
+    session::router()
+        .merge(users::sign_up_router())
+        .merge(gateway::forward_auth_router())
 }
 
 /// API routes that need a logged-in caller.
@@ -116,6 +123,22 @@ pub fn documented(prefix: &str, state: Option<&AppState>) -> (Router<AppState>, 
         .merge(operations)
         .merge(api)
         .split_for_parts()
+}
+
+/// The router's fallback: `[[gateway.routes]]` to their upstreams (through the session and
+/// CSRF layers unless public), anything else 404.
+pub fn fallback(state: &AppState) -> Router<AppState> {
+    let sessions: std::sync::Arc<SessionManager> = axum::extract::FromRef::from_ref(state);
+    let csrf: CsrfGuard = axum::extract::FromRef::from_ref(state);
+    let gateway: std::sync::Arc<crate::gateway::Gateway> = axum::extract::FromRef::from_ref(state);
+    let protected: Router = Router::new()
+        .fallback(gateway::proxy_protected)
+        .layer(from_fn_with_state(csrf, crate::csrf::layer))
+        .layer(from_fn_with_state(sessions, crate::session::layer))
+        .with_state(state.clone());
+    Router::new().fallback(move |request: axum::extract::Request| {
+        gateway::dispatch(gateway.clone(), protected.clone(), request)
+    })
 }
 
 /// The OpenAPI document for an API mounted at `prefix`, as served at `/openapi.json`.

@@ -5,9 +5,10 @@
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use gatehouse::Config;
-use gatehouse::cors::{Cors, normalise_path};
+use gatehouse::cors::Cors;
 use gatehouse::crypto::{KeyRing, Keys};
 use gatehouse::origin::Origin;
+use gatehouse::origin::normalise_path;
 use gatehouse::session::cookies;
 use proptest::prelude::*;
 
