@@ -28,6 +28,7 @@ fn the_example_config_names_every_key_and_is_valid() {
     assert_eq!(keys("session"), 7);
     assert_eq!(keys("throttle"), 4);
     assert_eq!(keys("password"), 4);
+    assert_eq!(keys("gateway"), 5);
     for key in ["secret_key", "secret_key_file", "previous_secret_keys"] {
         assert!(text.contains(&format!("# {key} = ")), "{key} is documented");
     }
@@ -236,4 +237,78 @@ fn environment_values_take_the_type_of_their_key() {
     assert!(wrong.contains("max_body_bytes"), "{wrong}");
     let list = problems("", &[("GATEHOUSE__CORS__ALLOWED_ORIGINS", "[oops")]);
     assert!(list.contains("not a valid list"), "{list}");
+}
+
+fn gateway(routes: &str, extra: &str) -> Result<Config, ConfigError> {
+    Config::from_sources(
+        &format!("{extra}\n[gateway]\nroutes = {routes}\n"),
+        env(&[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]),
+    )
+}
+
+#[test]
+fn gateway_routes_are_sorted_longest_prefix_first_with_their_defaults() {
+    let config = gateway(
+        r#"[{prefix = "/api/", upstream = "http://127.0.0.1:9000"}, {prefix = "/api/admin/", upstream = "http://10.0.0.5:81/v1", access = "admin"}]"#,
+        "",
+    )
+    .unwrap();
+    let routes = &config.gateway.routes;
+    assert_eq!(routes[0].prefix, "/api/admin/");
+    assert_eq!(routes[0].access, Access::Admin);
+    assert_eq!(routes[1].access, Access::User);
+    assert_eq!(routes[1].audience, "http://127.0.0.1:9000");
+    assert!(
+        routes[1].matches("/api") && routes[1].matches("/api/x") && !routes[1].matches("/apix")
+    );
+    assert_eq!(config.gateway.issuer, "http://localhost:8080");
+}
+
+#[test]
+fn gateway_routes_that_cannot_work_are_refused_with_the_fix() {
+    let cases = [
+        (
+            r#"[{prefix = "api/", upstream = "http://a:1"}]"#,
+            "normalised path",
+        ),
+        (
+            r#"[{prefix = "/api/../x/", upstream = "http://a:1"}]"#,
+            "normalised path",
+        ),
+        (
+            r#"[{prefix = "/session/", upstream = "http://a:1"}]"#,
+            "overlaps Gatehouse's own",
+        ),
+        (
+            r#"[{prefix = "/api/", upstream = "https://a:1"}]"#,
+            "write http://HOST:PORT",
+        ),
+        (
+            r#"[{prefix = "/api/", upstream = "http://a:1", access = "root"}]"#,
+            "\"public\"",
+        ),
+        (
+            r#"[{prefix = "/api/", upstream = "http://a:1"}, {prefix = "/api/", upstream = "http://b:1"}]"#,
+            "twice",
+        ),
+    ];
+    for (routes, expected) in cases {
+        let problems = gateway(routes, "").unwrap_err().to_string();
+        assert!(problems.contains(expected), "{routes}: {problems}");
+    }
+    let long = Config::from_sources(
+        "[gateway]\nassertion_lifetime_secs = 600\n",
+        env(&[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(long.contains("1 to 60"), "{long}");
+    // With an API prefix, Gatehouse's own paths move under it and `/session/` is free.
+    assert!(
+        gateway(
+            r#"[{prefix = "/session/", upstream = "http://a:1"}]"#,
+            "[server]\napi_prefix = \"/auth\""
+        )
+        .is_ok()
+    );
 }

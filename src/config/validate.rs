@@ -387,7 +387,8 @@ fn password(p: &RawPassword, problems: &mut Problems) -> PasswordConfig {
     }
 }
 
-/// Paths Gatehouse answers itself; a gateway route may not take them over.
+/// Paths Gatehouse answers itself under `server.api_prefix`; a gateway route may not take them
+/// over.
 const OWN_PATHS: &[&str] = &[
     "/session",
     "/sessions",
@@ -395,6 +396,10 @@ const OWN_PATHS: &[&str] = &[
     "/employees",
     "/race",
     "/auth/verify",
+];
+
+/// Paths Gatehouse answers itself at the root, whatever the API prefix.
+const OWN_ROOT_PATHS: &[&str] = &[
     "/healthz",
     "/readyz",
     "/metrics",
@@ -424,17 +429,20 @@ fn gateway(raw: &RawGateway, server: &ServerConfig, problems: &mut Problems) -> 
             ));
             continue;
         }
-        let own = |p: &str| {
-            let base = prefix.trim_end_matches('/');
-            let api = format!("{}{p}", server.api_prefix);
-            base == api
-                || base.starts_with(&format!("{api}/"))
-                || api.starts_with(&format!("{base}/"))
+        let base = prefix.trim_end_matches('/');
+        let overlaps = |own: &str| {
+            base == own
+                || base.starts_with(&format!("{own}/"))
+                || own.starts_with(&format!("{base}/"))
         };
-        if let Some(taken) = OWN_PATHS.iter().find(|p| own(p)) {
+        let taken = OWN_PATHS
+            .iter()
+            .map(|p| format!("{}{p}", server.api_prefix))
+            .chain(OWN_ROOT_PATHS.iter().map(|p| (*p).to_owned()))
+            .find(|own| overlaps(own));
+        if let Some(taken) = taken {
             problems.push(format!(
-                "{at}: overlaps Gatehouse's own {}{taken}; put the upstream under another prefix (e.g. \"/api/\"), or set server.api_prefix",
-                server.api_prefix
+                "{at}: overlaps Gatehouse's own {taken}; put the upstream under another prefix (e.g. \"/api/\"), or set server.api_prefix"
             ));
             continue;
         }

@@ -9,6 +9,7 @@ mod cors;
 mod csrf;
 mod directory;
 mod docs;
+mod gateway;
 mod http;
 mod properties;
 mod session;

@@ -53,6 +53,8 @@ async fn the_openapi_document_is_3_1_and_lists_every_route() {
         ("GET", "/readyz"),
         ("GET", "/metrics"),
         ("GET", "/openapi.json"),
+        ("GET", "/auth/verify"),
+        ("GET", "/.well-known/jwks.json"),
     ]
     .iter()
     .map(|(m, p)| (m.to_string(), p.to_string()))

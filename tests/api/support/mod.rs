@@ -1,9 +1,11 @@
 //! Test support: the app under test (`app`), the client that talks to it (`browser`), and the
-//! throwaway PostgreSQL and Redis servers (`services`).
+//! throwaway PostgreSQL and Redis servers (`services`), and an upstream API for the gateway
+//! (`upstream`).
 
 pub mod app;
 pub mod browser;
 pub mod services;
+pub mod upstream;
 
 pub use app::{TestApp, snapshot};
 pub use browser::{Browser, Reply, Req, raw_http, statuses};
