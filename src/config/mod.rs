@@ -210,6 +210,10 @@ pub struct GatewayConfig {
     pub assertion_lifetime: Duration,
     /// `iss` of the assertions: `server.public_origin` unless set.
     pub issuer: String,
+    /// A folder holding a single-page app (with `index.html`) to serve on this origin.
+    pub spa_dir: Option<std::path::PathBuf>,
+    /// The `Content-Security-Policy` of the app's pages and files.
+    pub spa_csp: String,
 }
 
 /// Who may call a gateway route (or a forward-auth check).

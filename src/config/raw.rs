@@ -213,6 +213,8 @@ pub(super) struct RawGateway {
     pub(super) upstream_timeout_ms: u64,
     pub(super) assertion_lifetime_secs: i64,
     pub(super) issuer: String,
+    pub(super) spa_dir: String,
+    pub(super) spa_csp: String,
     pub(super) routes: Vec<RawGatewayRoute>,
 }
 
@@ -223,6 +225,8 @@ impl Default for RawGateway {
             upstream_timeout_ms: 30_000,
             assertion_lifetime_secs: 30,
             issuer: String::new(),
+            spa_dir: String::new(),
+            spa_csp: DEFAULT_SPA_CSP.into(),
             routes: Vec::new(),
         }
     }
@@ -240,6 +244,9 @@ pub(super) struct RawGatewayRoute {
     #[serde(default)]
     pub(super) audience: String,
 }
+
+/// Scripts, styles and connections from the app's own origin only; no framing, no plugins.
+pub(super) const DEFAULT_SPA_CSP: &str = "default-src 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'; form-action 'self'";
 
 fn default_access() -> String {
     "user".into()

@@ -507,7 +507,23 @@ fn gateway(raw: &RawGateway, server: &ServerConfig, problems: &mut Problems) -> 
             ));
         }
     }
+    let spa_dir = (!raw.spa_dir.is_empty()).then(|| std::path::PathBuf::from(&raw.spa_dir));
+    if let Some(dir) = &spa_dir
+        && !dir.join("index.html").is_file()
+    {
+        problems.push(format!(
+            "gateway.spa_dir = {:?}: no index.html there; point it at the folder of your built app (the one holding index.html), or \"\" to serve no app",
+            raw.spa_dir
+        ));
+    }
+    if axum::http::HeaderValue::try_from(raw.spa_csp.as_str()).is_err() || raw.spa_csp.is_empty() {
+        problems.push(
+            "gateway.spa_csp must be a non-empty header value (one line of printable ASCII)".into(),
+        );
+    }
     GatewayConfig {
+        spa_dir,
+        spa_csp: raw.spa_csp.clone(),
         routes,
         connect_timeout: std::time::Duration::from_millis(raw.connect_timeout_ms),
         upstream_timeout: std::time::Duration::from_millis(raw.upstream_timeout_ms),

@@ -9,6 +9,7 @@
 //! copy of them, and never Gatehouse's own cookies.
 
 mod forward_auth;
+pub mod spa;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +31,7 @@ use crate::peer::{Peer, TrustedProxies};
 use crate::session::{CookieNames, SessionContext};
 
 pub use forward_auth::ForwardRequest;
+pub use spa::Spa;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1): meaningful for one connection only, never forwarded.
 const HOP_BY_HOP: [HeaderName; 8] = [
@@ -51,6 +53,7 @@ pub struct Gateway {
     public_origin: Origin,
     proxies: TrustedProxies,
     upstream_timeout: Duration,
+    spa: Option<Spa>,
 }
 
 impl Gateway {
@@ -75,11 +78,20 @@ impl Gateway {
             public_origin,
             proxies,
             upstream_timeout: config.upstream_timeout,
+            spa: config
+                .spa_dir
+                .clone()
+                .and_then(|dir| Spa::new(dir, &config.spa_csp)),
         }
     }
 
     pub fn has_routes(&self) -> bool {
         !self.routes.is_empty()
+    }
+
+    /// The single-page app this origin serves, if configured.
+    pub fn spa(&self) -> Option<&Spa> {
+        self.spa.as_ref()
     }
 
     pub fn identity(&self) -> &Identity {

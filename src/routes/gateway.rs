@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json, Router};
 use serde::Serialize;
@@ -18,8 +18,9 @@ use crate::config::Access;
 use crate::csrf::CsrfGuard;
 use crate::error::{ApiError, ErrorBody};
 use crate::gateway::Gateway;
+use crate::gateway::spa::wants_html;
 use crate::peer::Peer;
-use crate::session::SessionContext;
+use crate::session::{SessionContext, SessionManager};
 use crate::state::AppState;
 
 /// `GET /auth/verify`: under the session layer, open to anonymous callers (it answers 401).
@@ -100,22 +101,31 @@ async fn jwks(State(gateway): State<Arc<Gateway>>) -> Response {
 }
 
 /// The router's fallback: a request for a gateway route goes to its upstream (public routes
-/// directly, the others through `protected`, the session and CSRF layers), anything else is
-/// 404 `not_found`.
+/// directly, the others through `protected`, the session and CSRF layers); with a single-page
+/// app, a file of it is served and any other page the browser navigates to gets its
+/// `index.html` (through `protected`, for the CSRF token); anything else is 404 `not_found`.
 pub async fn dispatch(gateway: Arc<Gateway>, protected: Router, request: Request) -> Response {
-    let Some((route, _)) = gateway.route_for(request.uri().path()) else {
-        return ApiError::NotFound.into_response();
+    let through_layers = match gateway.route_for(request.uri().path()) {
+        Some((route, path)) if route.access == Access::Public => {
+            let route = route.clone();
+            return gateway
+                .forward(&route, &path, request, None)
+                .await
+                .into_response();
+        }
+        Some(_) => true,
+        None => match gateway.spa() {
+            Some(spa) if request.method() == Method::GET || request.method() == Method::HEAD => {
+                if let Some(file) = spa.file_for(request.uri().path()) {
+                    return spa.serve_file(file, request).await;
+                }
+                wants_html(request.headers())
+            }
+            _ => false,
+        },
     };
-    if route.access == Access::Public {
-        let route = route.clone();
-        let path = gateway
-            .route_for(request.uri().path())
-            .map(|(_, p)| p)
-            .unwrap_or_default();
-        return gateway
-            .forward(&route, &path, request, None)
-            .await
-            .into_response();
+    if !through_layers {
+        return ApiError::NotFound.into_response();
     }
     match protected.oneshot(request).await {
         Ok(response) => response,
@@ -123,12 +133,29 @@ pub async fn dispatch(gateway: Arc<Gateway>, protected: Router, request: Request
     }
 }
 
-/// Behind the session and CSRF layers: the role check, then the upstream.
-pub async fn proxy_protected(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
-    let Some((route, path)) = gateway.route_for(request.uri().path()) else {
-        return ApiError::NotFound.into_response();
-    };
+/// Behind the session and CSRF layers: a gateway route's role check, then its upstream; or
+/// the app's `index.html` with this browser's CSRF token.
+pub async fn proxy_protected(
+    State(gateway): State<Arc<Gateway>>,
+    State(sessions): State<Arc<SessionManager>>,
+    request: Request,
+) -> Response {
     let context = request.extensions().get::<SessionContext>().cloned();
+    let Some((route, path)) = gateway.route_for(request.uri().path()) else {
+        return match (gateway.spa(), context) {
+            (Some(spa), Some(SessionContext::Authenticated(auth))) => {
+                let token = sessions
+                    .csrf_token(&SessionContext::Authenticated(auth))
+                    .unwrap_or_default();
+                spa.index(&token).await
+            }
+            (Some(spa), Some(SessionContext::Anonymous { pre_nonce })) => {
+                let (token, cookies) = sessions.anonymous_token(pre_nonce.as_deref());
+                cookies.attach(spa.index(&token).await)
+            }
+            _ => ApiError::NotFound.into_response(),
+        };
+    };
     let who = match Gateway::admit(route.access, context.as_ref()) {
         Ok(who) => who.map(|auth| (auth.user.clone(), auth.session.id.clone())),
         Err(e) => return e.into_response(),

@@ -4,6 +4,7 @@
 mod forward_auth;
 mod proxies;
 mod proxy;
+mod spa;
 
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde_json::Value;
