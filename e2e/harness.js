@@ -34,8 +34,12 @@ export async function freePorts(count) {
   return ports;
 }
 
-/** Runs `gatehouse demo`; resolves once the API answers, with its origins and the seeded passwords. */
-export async function startGatehouse() {
+/**
+ * Runs `gatehouse demo` (with `--gateway` when `options.gateway`: one origin for app, session
+ * and the sample API); resolves once the API answers, with its origins, the seeded passwords
+ * and `upstreamLines()`, every `upstream saw: …` line the sample API printed so far.
+ */
+export async function startGatehouse(options = {}) {
   if (!existsSync(gatehouseBin)) {
     throw new Error(`no gatehouse binary at ${gatehouseBin}: run \`cargo build\` or set GATEHOUSE_BIN`);
   }
@@ -43,10 +47,12 @@ export async function startGatehouse() {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-e2e-'));
   const child = spawn(gatehouseBin, [
     'demo', '--api-port', String(apiPort), '--app-port', String(appPort),
-    '--data-dir', dataDir, '--app-dir', repoRoot,
+    '--data-dir', dataDir, '--app-dir', repoRoot, ...(options.gateway ? ['--gateway'] : []),
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
 
   let output = '';
+  const upstream = [];
+  let partial = '';
   const passwords = {};
   const started = new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`gatehouse did not start in 30 s:\n${output}`)), 30_000);
@@ -58,6 +64,9 @@ export async function startGatehouse() {
     child.stderr.on('data', (chunk) => { output = (output + chunk).slice(-20_000); });
     child.stdout.on('data', (chunk) => {
       output = (output + chunk).slice(-20_000);
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop();
+      upstream.push(...lines.filter((line) => line.startsWith('upstream saw: ')));
       for (const [, name, password] of output.matchAll(/^\s+(admin|user)\s+\w+\s+password: (\S+)$/gm)) {
         passwords[name] = password;
       }
@@ -79,7 +88,8 @@ export async function startGatehouse() {
     await started;
     const apiOrigin = `http://localhost:${apiPort}`;
     await waitFor(async () => (await fetch(`${apiOrigin}/healthz`)).ok, 'the API to answer /healthz');
-    return { apiOrigin, appOrigin: `http://localhost:${appPort}`, passwords, stop };
+    const appOrigin = options.gateway ? apiOrigin : `http://localhost:${appPort}`;
+    return { apiOrigin, appOrigin, passwords, stop, upstreamLines: () => [...upstream] };
   } catch (error) {
     await stop();
     throw error;
@@ -123,10 +133,10 @@ export async function launchProfile(userDataDir) {
  * hook fills with `server` and `browser`, then hands to `prepare` for the file's own set-up
  * (in the same hook: top-level hooks are not guaranteed to run one after the other).
  */
-export function useGatehouse(prepare = async () => {}) {
+export function useGatehouse(prepare = async () => {}, options = {}) {
   const env = {};
   before(async () => {
-    env.server = await startGatehouse();
+    env.server = await startGatehouse(options);
     env.browser = await launchBrowser();
     await prepare(env);
   });

@@ -4,6 +4,8 @@ define(function () {
 
   var api = {
     baseUrl: null,
+    // With `gatehouse demo --gateway`: the path of the sample API behind the gateway.
+    upstream: null,
     url: function (path) {
       return api.baseUrl + path;
     }

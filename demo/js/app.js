@@ -6,8 +6,10 @@ define([
 ], function ($, Backbone, Gatehouse, api, Router, HeaderView, RaceView, RaceResults) {
   'use strict';
 
-  function start(apiOrigin) {
+  function start(config) {
+    var apiOrigin = config.apiOrigin;
     api.baseUrl = apiOrigin;
+    api.upstream = config.upstream || null;
     var session = new Gatehouse.SessionModel(null, { baseUrl: apiOrigin });
     new RaceView({ el: '#race', model: new RaceResults() }).render().load();
     var router = new Router({ session: session });

@@ -14,7 +14,7 @@ require.config({
 require(['jquery', 'app'], function ($, app) {
   $.getJSON('/demo-config.json')
     .done(function (config) {
-      app.start(config.apiOrigin);
+      app.start(config);
     })
     .fail(function () {
       $('#content').text('Could not load /demo-config.json: is this page served by `gatehouse demo`?');

@@ -2,9 +2,9 @@
 define([
   'jquery', 'backbone', 'backbone-gatehouse',
   'views/home', 'views/signin', 'views/signup', 'views/directory', 'views/employee',
-  'views/reports', 'views/notice'
+  'views/reports', 'views/notice', 'views/upstream'
 ], function ($, Backbone, Gatehouse, HomeView, SignInView, SignUpView, DirectoryView,
-             EmployeeView, ReportsView, NoticeView) {
+             EmployeeView, ReportsView, NoticeView, UpstreamView) {
   'use strict';
 
   return Backbone.Router.extend({
@@ -15,6 +15,7 @@ define([
       'employees': 'directory',
       'employees/:id': 'employee',
       'employees/:id/reports': 'reports',
+      'your-api': 'upstream',
       '*unknown': 'notFound'
     },
 
@@ -58,6 +59,10 @@ define([
 
     reports: function (id) {
       this.show(new ReportsView({ employeeId: id }));
+    },
+
+    upstream: function () {
+      this.show(new UpstreamView());
     },
 
     notFound: function () {

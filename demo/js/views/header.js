@@ -1,6 +1,6 @@
 // Who is signed in, in every open tab: re-renders whenever the session changes, including
 // changes another tab made (the session model hears of them over BroadcastChannel).
-define(['backbone', 'backbone-gatehouse', 'dom'], function (Backbone, Gatehouse, dom) {
+define(['backbone', 'backbone-gatehouse', 'dom', 'api'], function (Backbone, Gatehouse, dom, api) {
   'use strict';
 
   return Backbone.View.extend({
@@ -16,6 +16,8 @@ define(['backbone', 'backbone-gatehouse', 'dom'], function (Backbone, Gatehouse,
       this.$el.empty().append(this.session.get('auth')
         ? dom.render('tpl-header-signed-in', { username: user.username, role: user.role })
         : dom.render('tpl-header-anonymous'));
+      // The sample API behind the gateway, when this demo runs with --gateway.
+      this.$('[data-test=your-api]').prop('hidden', !api.upstream);
       return this;
     },
 

@@ -4,7 +4,9 @@
 //! (default port 8081), served from the repository's `demo/`, `client/` and `node_modules/`
 //! folders. The app origin is allowlisted, cookies are the plain-http development setting, the
 //! key is random on every start, and two accounts (`admin`, `user`) get new passwords that are
-//! printed once.
+//! printed once. With `--gateway`, app, session and a sample API share one origin (`gateway`).
+
+mod gateway;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,6 +38,10 @@ pub struct DemoArgs {
     /// Folder holding demo/, client/ and node_modules/ (the repository root).
     #[arg(long, default_value = ".")]
     app_dir: PathBuf,
+    /// One origin (http://localhost:API_PORT) for the app, the session resource and a sample
+    /// API behind the gateway at /api/; no app origin of its own.
+    #[arg(long)]
+    gateway: bool,
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -52,7 +58,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "the demo app's libraries are missing: run `npm ci` in {}",
         args.app_dir.display()
     );
-    let toml = format!(
+    let common = format!(
         r#"
 [server]
 listen = "127.0.0.1:{}"
@@ -64,13 +70,26 @@ url = "sqlite://{}"
 [cookies]
 secure = false
 same_site = "lax"
-
-[cors]
-allowed_origins = ["{app_origin}"]
 "#,
         args.api_port,
         database.display()
     );
+    let toml = if args.gateway {
+        std::fs::create_dir_all(&args.data_dir)?;
+        let site = gateway::site(&args.app_dir, &args.data_dir, &api_origin)?;
+        let upstream = gateway::sample_upstream().await?;
+        format!(
+            r#"{common}
+[gateway]
+spa_dir = "{}"
+spa_csp = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'; form-action 'self'"
+routes = [{{ prefix = "/api/", upstream = "http://{upstream}", access = "user" }}]
+"#,
+            site.display()
+        )
+    } else {
+        format!("{common}\n[cors]\nallowed_origins = [\"{app_origin}\"]\n")
+    };
     let mut env: Vec<(String, String)> = std::env::vars().collect();
     env.push((
         "GATEHOUSE__SECURITY__SECRET_KEY".into(),
@@ -86,21 +105,26 @@ allowed_origins = ["{app_origin}"]
         .await
         .map_err(|e| anyhow::anyhow!("seeding the directory: {e}"))?;
 
-    let site = app_router(&args.app_dir, &api_origin);
-    let site_listener =
-        tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.app_port)))
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "cannot listen on port {} for the demo app: {e}",
-                    args.app_port
-                )
-            })?;
-    tokio::spawn(async move { axum::serve(site_listener, site).await });
-
     println!("Gatehouse demo");
-    println!("  open:     {app_origin}/   (the app; it calls the API cross-origin)");
-    println!("  API:      {api_origin}");
+    if args.gateway {
+        println!(
+            "  open:     {api_origin}/   (app, session and the sample API at /api/ on one origin)"
+        );
+    } else {
+        let site = app_router(&args.app_dir, &api_origin);
+        let site_listener =
+            tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.app_port)))
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot listen on port {} for the demo app: {e}",
+                        args.app_port
+                    )
+                })?;
+        tokio::spawn(async move { axum::serve(site_listener, site).await });
+        println!("  open:     {app_origin}/   (the app; it calls the API cross-origin)");
+        println!("  API:      {api_origin}");
+    }
     println!("  database: {}", database.display());
     println!("  accounts (passwords are new on every start):");
     for (name, role, password) in accounts {
