@@ -10,6 +10,8 @@ const env = useGatehouse(async () => {}, { gateway: true });
 scenario(env, 'through the gateway the app signs in, reads the API behind it as the user, and signs out', async (context) => {
   const page = await openApp(context, env.server);
   assert.equal(env.server.appOrigin, env.server.apiOrigin, 'one origin');
+  await page.locator('[data-test=home-gateway]').waitFor();
+  assert.equal(await page.locator('[data-test=home-cross-origin]').isVisible(), false);
   // The page came with the CSRF token planted in its head.
   const planted = await page.locator('meta[name=csrf-token]').getAttribute('content');
   assert.match(planted, /^[A-Za-z0-9_-]{20,}$/);

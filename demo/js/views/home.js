@@ -1,4 +1,4 @@
-define(['backbone', 'dom'], function (Backbone, dom) {
+define(['backbone', 'dom', 'api'], function (Backbone, dom, api) {
   'use strict';
 
   return Backbone.View.extend({
@@ -12,6 +12,8 @@ define(['backbone', 'dom'], function (Backbone, dom) {
       this.$el.empty().append(dom.render('tpl-home', { username: user && user.username }));
       this.$('[data-test=home-anonymous]').prop('hidden', !!user);
       this.$('[data-test=home-signed-in]').prop('hidden', !user);
+      this.$('[data-test=home-cross-origin]').prop('hidden', !!api.upstream);
+      this.$('[data-test=home-gateway]').prop('hidden', !api.upstream);
       return this;
     }
   });
