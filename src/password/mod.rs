@@ -2,15 +2,22 @@
 //!
 //! Rules follow NIST SP 800-63B and OWASP ASVS 5.0 V6.2: at least 8 characters, at least 1024
 //! accepted, never truncated or case-folded, no composition rules, and common passwords refused
-//! (the list shipped by the maintained `passwords` crate, ~100 000 entries). Hashing runs on
-//! tokio's blocking pool behind a semaphore, so a login flood queues for the hashing permits
-//! instead of stalling every other request.
+//! (the list shipped by the maintained `passwords` crate, ~100 000 entries). Hashing runs on a
+//! fixed set of worker threads (`password.max_concurrent_hashes`), each reusing one Argon2
+//! memory area for every hash while logins keep coming, so a login flood queues for the workers
+//! instead of stalling other requests, and hashing memory stays at workers × m_cost however
+//! many logins arrive (a fresh 19 MiB allocation per hash on tokio's blocking pool let the
+//! allocator keep hundreds of MB).
 
 use std::fmt;
 use std::sync::Arc;
 
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
-use tokio::sync::Semaphore;
+use std::sync::Mutex;
+use std::sync::mpsc;
+
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use tokio::sync::{Semaphore, oneshot};
 
 use crate::config::PasswordConfig;
 use crate::error::ApiError;
@@ -65,10 +72,15 @@ impl Password {
     }
 }
 
-/// Argon2id hashing with a bounded number of hashes in flight.
+/// A unit of hashing work, run on a worker with that worker's memory.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
+/// Argon2id hashing on a fixed set of workers with reused memory.
 pub struct PasswordHasher {
     params: Params,
+    /// One permit per worker: at most that many hashes queued or running.
     permits: Arc<Semaphore>,
+    jobs: Mutex<mpsc::Sender<Job>>,
     /// Verified against for unknown users, so their logins cost the same time (ASVS 5.0 V6.3.x,
     /// OWASP Authentication cheat sheet: no timing oracle for account existence).
     dummy_hash: String,
@@ -84,9 +96,21 @@ impl PasswordHasher {
         )
         .map_err(|e| anyhow::anyhow!("bad Argon2 parameters: {e}"))?;
         let dummy_hash = dummy_hash(&params)?;
+        let workers = config.max_concurrent_hashes.max(1);
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for n in 0..workers {
+            let receiver = receiver.clone();
+            let blocks = params.block_count();
+            std::thread::Builder::new()
+                .name(format!("gatehouse-hash-{n}"))
+                .spawn(move || work(&receiver, blocks))
+                .map_err(|e| anyhow::anyhow!("cannot start a hashing thread: {e}"))?;
+        }
         Ok(Self {
             params,
-            permits: Arc::new(Semaphore::new(config.max_concurrent_hashes.max(1))),
+            permits: Arc::new(Semaphore::new(workers)),
+            jobs: Mutex::new(sender),
             dummy_hash,
         })
     }
@@ -95,7 +119,7 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &Password) -> Result<String, ApiError> {
         let params = self.params.clone();
         let password = password.clone();
-        self.on_pool(move || hash_blocking(&params, password.expose()))
+        self.on_worker(move |memory| hash_with(&params, password.expose(), memory))
             .await?
             .map_err(ApiError::internal)
     }
@@ -106,11 +130,7 @@ impl PasswordHasher {
         let hash = hash.unwrap_or(&self.dummy_hash).to_owned();
         let password = password.clone();
         let matched = self
-            .on_pool(move || {
-                Argon2::default()
-                    .verify_password(password.expose().as_bytes(), hash.as_str())
-                    .is_ok()
-            })
+            .on_worker(move |memory| verify_with(password.expose(), &hash, memory))
             .await?;
         Ok(known && matched)
     }
@@ -128,24 +148,112 @@ impl PasswordHasher {
         !hash.starts_with(&expected)
     }
 
-    async fn on_pool<T: Send + 'static>(
+    async fn on_worker<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, ApiError> {
         let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
-        tokio::task::spawn_blocking(move || {
-            lower_priority();
-            work()
-        })
-        .await
-        .map_err(ApiError::internal)
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move |memory| {
+            let _ = done.send(work(memory));
+        });
+        self.jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(job)
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("the hashing workers are gone")))?;
+        result
+            .await
+            .map_err(|_| ApiError::internal(anyhow::anyhow!("a hashing job was dropped")))
     }
+}
+
+/// How long a hashing worker keeps its memory without work: through a login flood it is
+/// reused for every hash; once logins stop it goes back to the allocator.
+const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A hashing worker: one memory area of `blocks` Argon2 blocks, allocated at its first job,
+/// reused for every job while they keep coming, released after [`IDLE_RELEASE`] without one.
+fn work(jobs: &Mutex<mpsc::Receiver<Job>>, blocks: usize) {
+    lower_priority();
+    let mut memory: Vec<Block> = Vec::new();
+    loop {
+        let next = match jobs.lock() {
+            Ok(receiver) => receiver.recv_timeout(IDLE_RELEASE),
+            Err(_) => return,
+        };
+        let job = match next {
+            Ok(job) => job,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                memory = Vec::new();
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        if memory.len() < blocks {
+            memory = vec![Block::default(); blocks];
+        }
+        // A panicking job must not take the worker (and its memory) with it.
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut memory)));
+    }
+}
+
+/// Argon2id with the configured parameters into `memory`, as a PHC string.
+fn hash_with(params: &Params, password: &str, memory: &mut Vec<Block>) -> anyhow::Result<String> {
+    let salt = crate::crypto::random_bytes::<16>();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, memory.as_mut_slice())
+        .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))?;
+    let phc = PasswordHash {
+        algorithm: argon2::ARGON2ID_IDENT,
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params)
+            .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))?,
+        salt: Some(Salt::new(&salt).map_err(|e| anyhow::anyhow!("bad salt: {e}"))?),
+        hash: Some(Output::new(&out).map_err(|e| anyhow::anyhow!("bad output: {e}"))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Whether `password` gives the output stored in the PHC string `hash` (any Argon2 variant,
+/// version and parameters it names), computed in `memory` when it is large enough.
+fn verify_with(password: &str, hash: &str, memory: &mut Vec<Block>) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
+        Algorithm::try_from(parsed.algorithm.as_str()),
+        Params::try_from(&parsed),
+        parsed.salt.as_ref(),
+        parsed.hash.as_ref(),
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let mut out = vec![0u8; expected.as_bytes().len()];
+    let argon2 = Argon2::new(algorithm, version, params.clone());
+    // A hash made with more memory than configured (parameters lowered since) gets its own.
+    let computed = if params.block_count() <= memory.len() {
+        argon2.hash_password_into_with_memory(
+            password.as_bytes(),
+            salt,
+            &mut out,
+            memory.as_mut_slice(),
+        )
+    } else {
+        argon2.hash_password_into(password.as_bytes(), salt, &mut out)
+    };
+    computed.is_ok() && crate::crypto::ct_eq(&out, expected.as_bytes())
 }
 
 /// Hashing runs below the priority of request handling (nice 10 on Linux), so a login flood
 /// takes the CPU that session checks leave instead of delaying them; with nothing else to do
-/// it still gets every core. Only hashing runs on tokio's blocking pool. Where the OS refuses,
-/// hashing just keeps the normal priority.
+/// it still gets every core. Only the hashing workers run at it. Where the OS refuses, hashing
+/// just keeps the normal priority.
 fn lower_priority() {
     use std::cell::Cell;
     use thread_priority::{ThreadPriority, ThreadPriorityValue, set_current_thread_priority};
@@ -176,16 +284,8 @@ fn dummy_hash(params: &Params) -> anyhow::Result<String> {
         STANDARD_NO_PAD.encode(crate::crypto::random_bytes::<16>()),
         STANDARD_NO_PAD.encode(crate::crypto::random_bytes::<32>()),
     );
-    argon2::PasswordHash::new(&phc).map_err(|e| anyhow::anyhow!("bad dummy hash: {e}"))?;
+    PasswordHash::new(&phc).map_err(|e| anyhow::anyhow!("bad dummy hash: {e}"))?;
     Ok(phc)
-}
-
-fn hash_blocking(params: &Params, password: &str) -> anyhow::Result<String> {
-    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-    argon2
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))
 }
 
 #[cfg(test)]
@@ -224,6 +324,58 @@ mod tests {
         assert!(!hasher.verify(&password, None).await.unwrap());
         let real = hasher.hash(&password).await.unwrap();
         assert!(hasher.verify(&password, Some(&real)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn stored_hashes_of_other_parameters_verify_and_worker_hashes_verify_with_the_crate() {
+        use argon2::PasswordHasher as _;
+        let config = PasswordConfig {
+            argon2_memory_kib: crate::config::OWASP_ARGON2_MEMORY_KIB,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            max_concurrent_hashes: 2,
+        };
+        let hasher = PasswordHasher::new(&config).unwrap();
+        let password = Password::candidate("correct horse battery staple");
+        // A stored hash from before the workers: made by the crate's own hasher, other params.
+        let older = Params::new(8 * 1024, 3, 1, None).unwrap();
+        let stored = Argon2::new(Algorithm::Argon2id, Version::V0x13, older)
+            .hash_password(password.expose().as_bytes())
+            .unwrap()
+            .to_string();
+        assert!(hasher.verify(&password, Some(&stored)).await.unwrap());
+        assert!(hasher.needs_rehash(&stored));
+        let wrong = Password::candidate("correct horse battery stapler");
+        assert!(!hasher.verify(&wrong, Some(&stored)).await.unwrap());
+        // Ours verify with the crate's own verifier, and many hashes run on two workers.
+        let ours = futures_join(&hasher, &password).await;
+        for phc in &ours {
+            use argon2::PasswordVerifier as _;
+            assert!(
+                Argon2::default()
+                    .verify_password(password.expose().as_bytes(), phc.as_str())
+                    .is_ok()
+            );
+            assert!(!hasher.needs_rehash(phc));
+        }
+        assert!(
+            !hasher
+                .verify(&password, Some("$argon2id$garbage"))
+                .await
+                .unwrap()
+        );
+    }
+
+    async fn futures_join(hasher: &PasswordHasher, password: &Password) -> Vec<String> {
+        let mut out = Vec::new();
+        let (a, b, c) = tokio::join!(
+            hasher.hash(password),
+            hasher.hash(password),
+            hasher.hash(password)
+        );
+        out.extend([a.unwrap(), b.unwrap(), c.unwrap()]);
+        assert!(out[0] != out[1], "every hash has its own salt");
+        out
     }
 
     #[test]
