@@ -1,5 +1,5 @@
-//! The edge: security headers, the request log and request id (`log`), JSON answers for unknown
-//! routes and methods, panics turned into a bare 500, the extractors that answer bad input with
+//! The edge: security headers, the request log and request id (`log`), the JSON answer for a
+//! method a route lacks (unknown paths reach `routes::fallback`), panics turned into a bare 500, the extractors that answer bad input with
 //! [`ApiError`]s (`extract`), and who may call a route (`auth`).
 
 pub mod auth;
@@ -38,10 +38,6 @@ pub async fn security_headers(mut response: Response) -> Response {
             .or_insert_with(|| HeaderValue::from_static(value));
     }
     response
-}
-
-pub async fn not_found() -> ApiError {
-    ApiError::NotFound
 }
 
 pub async fn method_not_allowed() -> ApiError {

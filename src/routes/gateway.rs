@@ -107,9 +107,8 @@ async fn jwks(State(gateway): State<Arc<Gateway>>) -> Response {
 pub async fn dispatch(gateway: Arc<Gateway>, protected: Router, request: Request) -> Response {
     let through_layers = match gateway.route_for(request.uri().path()) {
         Some((route, path)) if route.access == Access::Public => {
-            let route = route.clone();
             return gateway
-                .forward(&route, &path, request, None)
+                .forward(route, &path, request, None)
                 .await
                 .into_response();
         }
