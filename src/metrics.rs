@@ -1,5 +1,6 @@
 //! Prometheus metrics (OpenMetrics text at `GET /metrics`): request latency by route and
-//! status, logins by outcome, CSRF and CORS refusals by reason, and live sessions.
+//! status, logins by outcome, CSRF and CORS refusals by reason, live sessions, and the memory
+//! the password-hashing workers hold.
 
 use std::time::Duration;
 
@@ -35,6 +36,8 @@ pub struct Metrics {
     logins: Family<OutcomeLabels, Counter>,
     refusals: Family<ReasonLabels, Counter>,
     sessions: Gauge<i64, std::sync::atomic::AtomicI64>,
+    hash_memory_allocations: Counter,
+    hash_memory_bytes: Gauge<i64, std::sync::atomic::AtomicI64>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -49,6 +52,8 @@ impl Default for Metrics {
         let logins = Family::<OutcomeLabels, Counter>::default();
         let refusals = Family::<ReasonLabels, Counter>::default();
         let sessions = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
+        let hash_memory_allocations = Counter::default();
+        let hash_memory_bytes = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
         registry.register(
             "http_request_duration_seconds",
             "HTTP requests by method, route and status, with their latency",
@@ -65,12 +70,24 @@ impl Default for Metrics {
             "Stored sessions not past their absolute expiry",
             sessions.clone(),
         );
+        registry.register(
+            "password_hash_memory_allocations",
+            "Argon2 memory areas the hashing workers allocated (one per worker per flood)",
+            hash_memory_allocations.clone(),
+        );
+        registry.register(
+            "password_hash_memory_bytes",
+            "Argon2 memory the hashing workers hold now (released after 2 s idle)",
+            hash_memory_bytes.clone(),
+        );
         Self {
             registry,
             requests,
             logins,
             refusals,
             sessions,
+            hash_memory_allocations,
+            hash_memory_bytes,
         }
     }
 }
@@ -94,6 +111,19 @@ impl Metrics {
 
     pub fn refusal(&self, reason: &'static str) {
         self.refusals.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    /// A hashing worker allocated its memory area of `bytes`.
+    pub fn hash_memory_allocated(&self, bytes: u64) {
+        self.hash_memory_allocations.inc();
+        self.hash_memory_bytes
+            .inc_by(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    /// A hashing worker released its memory area of `bytes`.
+    pub fn hash_memory_released(&self, bytes: u64) {
+        self.hash_memory_bytes
+            .dec_by(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
     /// The text exposition, with the live-session gauge set to `active_sessions`.

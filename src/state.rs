@@ -75,7 +75,7 @@ impl AppState {
         let accounts = Arc::new(Accounts::new(
             stores.users.clone(),
             stores.sessions.clone(),
-            PasswordHasher::new(&config.password)?,
+            PasswordHasher::new(&config.password, metrics.clone())?,
             throttle,
             audit.clone(),
             metrics.clone(),

@@ -27,7 +27,7 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::load(args.next().as_deref().map(std::path::Path::new))?;
     let rounds: usize = args.next().map_or(Ok(20), |r| r.parse())?;
     let seconds: f64 = args.next().map_or(Ok(2.0), |s| s.parse())?;
-    let hash = PasswordHasher::new(&config.password)?
+    let hash = PasswordHasher::new(&config.password, Default::default())?
         .hash(&Password::candidate(PASSWORD))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -43,7 +43,7 @@ async fn main() -> anyhow::Result<()> {
     let now = OffsetDateTime::now_utc();
     match cli.command {
         Command::Users { count, password } => {
-            let hasher = PasswordHasher::new(&config.password)?;
+            let hasher = PasswordHasher::new(&config.password, Default::default())?;
             let hash = hasher
                 .hash(&Password::candidate(&password))
                 .await

@@ -194,6 +194,8 @@ pub struct PasswordConfig {
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
     pub max_concurrent_hashes: usize,
+    /// How long a hashing thread keeps its Argon2 memory without work.
+    pub hash_memory_idle_release: std::time::Duration,
 }
 
 /// Gatehouse in front of other APIs: proxied routes and their time limits, the identity

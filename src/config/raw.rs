@@ -177,6 +177,7 @@ pub(super) struct RawPassword {
     pub(super) argon2_iterations: u32,
     pub(super) argon2_parallelism: u32,
     pub(super) max_concurrent_hashes: usize,
+    pub(super) hash_memory_idle_release_ms: u64,
 }
 
 impl Default for RawPassword {
@@ -186,6 +187,7 @@ impl Default for RawPassword {
             argon2_iterations: OWASP_ARGON2_ITERATIONS,
             argon2_parallelism: 1,
             max_concurrent_hashes: 0,
+            hash_memory_idle_release_ms: 2000,
         }
     }
 }

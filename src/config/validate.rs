@@ -375,7 +375,13 @@ fn password(p: &RawPassword, problems: &mut Problems) -> PasswordConfig {
             "password.argon2_*: the OWASP floor is memory {OWASP_ARGON2_MEMORY_KIB} KiB, 2 iterations, parallelism 1; raise, never lower"
         ));
     }
+    if p.hash_memory_idle_release_ms == 0 {
+        problems.push(
+            "password.hash_memory_idle_release_ms must be at least 1: it is how long a hashing thread keeps its Argon2 memory between logins (default 2000)".into(),
+        );
+    }
     PasswordConfig {
+        hash_memory_idle_release: std::time::Duration::from_millis(p.hash_memory_idle_release_ms),
         argon2_memory_kib: p.argon2_memory_kib,
         argon2_iterations: p.argon2_iterations,
         argon2_parallelism: p.argon2_parallelism.max(1),

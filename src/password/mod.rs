@@ -9,11 +9,10 @@
 //! many logins arrive (a fresh 19 MiB allocation per hash on tokio's blocking pool let the
 //! allocator keep hundreds of MB).
 
+use std::collections::VecDeque;
 use std::fmt;
-use std::sync::Arc;
-
-use std::sync::Mutex;
-use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -21,6 +20,7 @@ use tokio::sync::{Semaphore, oneshot};
 
 use crate::config::PasswordConfig;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 
 /// A password as typed. `Debug` never shows it.
 #[derive(Clone)]
@@ -75,19 +75,33 @@ impl Password {
 /// A unit of hashing work, run on a worker with that worker's memory.
 type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
+/// The queue the workers take jobs from. Waiting on the condition variable releases the lock,
+/// so every idle worker keeps its own idle clock and releases its own memory.
+#[derive(Default)]
+struct Queue {
+    jobs: Mutex<Jobs>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct Jobs {
+    waiting: VecDeque<Job>,
+    closed: bool,
+}
+
 /// Argon2id hashing on a fixed set of workers with reused memory.
 pub struct PasswordHasher {
     params: Params,
     /// One permit per worker: at most that many hashes queued or running.
     permits: Arc<Semaphore>,
-    jobs: Mutex<mpsc::Sender<Job>>,
+    queue: Arc<Queue>,
     /// Verified against for unknown users, so their logins cost the same time (ASVS 5.0 V6.3.x,
     /// OWASP Authentication cheat sheet: no timing oracle for account existence).
     dummy_hash: String,
 }
 
 impl PasswordHasher {
-    pub fn new(config: &PasswordConfig) -> anyhow::Result<Self> {
+    pub fn new(config: &PasswordConfig, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let params = Params::new(
             config.argon2_memory_kib,
             config.argon2_iterations,
@@ -97,20 +111,23 @@ impl PasswordHasher {
         .map_err(|e| anyhow::anyhow!("bad Argon2 parameters: {e}"))?;
         let dummy_hash = dummy_hash(&params)?;
         let workers = config.max_concurrent_hashes.max(1);
-        let (sender, receiver) = mpsc::channel::<Job>();
-        let receiver = Arc::new(Mutex::new(receiver));
+        let queue = Arc::new(Queue::default());
         for n in 0..workers {
-            let receiver = receiver.clone();
-            let blocks = params.block_count();
+            let worker = Worker {
+                queue: queue.clone(),
+                blocks: params.block_count(),
+                idle_release: config.hash_memory_idle_release,
+                metrics: metrics.clone(),
+            };
             std::thread::Builder::new()
                 .name(format!("gatehouse-hash-{n}"))
-                .spawn(move || work(&receiver, blocks))
+                .spawn(move || worker.run())
                 .map_err(|e| anyhow::anyhow!("cannot start a hashing thread: {e}"))?;
         }
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(workers)),
-            jobs: Mutex::new(sender),
+            queue,
             dummy_hash,
         })
     }
@@ -157,44 +174,78 @@ impl PasswordHasher {
         let job: Job = Box::new(move |memory| {
             let _ = done.send(work(memory));
         });
-        self.jobs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .send(job)
-            .map_err(|_| ApiError::internal(anyhow::anyhow!("the hashing workers are gone")))?;
+        self.queue.lock().waiting.push_back(job);
+        self.queue.ready.notify_one();
         result
             .await
             .map_err(|_| ApiError::internal(anyhow::anyhow!("a hashing job was dropped")))
     }
 }
 
-/// How long a hashing worker keeps its memory without work: through a login flood it is
-/// reused for every hash; once logins stop it goes back to the allocator.
-const IDLE_RELEASE: std::time::Duration = std::time::Duration::from_secs(2);
+impl Drop for PasswordHasher {
+    fn drop(&mut self) {
+        self.queue.lock().closed = true;
+        self.queue.ready.notify_all();
+    }
+}
 
-/// A hashing worker: one memory area of `blocks` Argon2 blocks, allocated at its first job,
-/// reused for every job while they keep coming, released after [`IDLE_RELEASE`] without one.
-fn work(jobs: &Mutex<mpsc::Receiver<Job>>, blocks: usize) {
-    lower_priority();
-    let mut memory: Vec<Block> = Vec::new();
-    loop {
-        let next = match jobs.lock() {
-            Ok(receiver) => receiver.recv_timeout(IDLE_RELEASE),
-            Err(_) => return,
-        };
-        let job = match next {
-            Ok(job) => job,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                memory = Vec::new();
-                continue;
+impl Queue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Jobs> {
+        // A job never runs under the lock, so a poisoned lock still holds a sound queue.
+        self.jobs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A hashing thread: one memory area of `blocks` Argon2 blocks, allocated at its first job,
+/// reused for every job while they keep coming (a login flood), released after `idle_release`
+/// without one (`password.hash_memory_idle_release_ms`).
+struct Worker {
+    queue: Arc<Queue>,
+    blocks: usize,
+    idle_release: Duration,
+    metrics: Arc<Metrics>,
+}
+
+impl Worker {
+    fn run(self) {
+        lower_priority();
+        let mut memory: Vec<Block> = Vec::new();
+        while let Some(job) = self.next_job(&mut memory) {
+            if memory.len() < self.blocks {
+                memory = vec![Block::default(); self.blocks];
+                self.metrics.hash_memory_allocated(self.bytes());
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => return,
-        };
-        if memory.len() < blocks {
-            memory = vec![Block::default(); blocks];
+            // A panicking job must not take the worker (and its memory) with it.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut memory)));
         }
-        // A panicking job must not take the worker (and its memory) with it.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut memory)));
+    }
+
+    /// The next job, waiting for one; `memory` is released after `idle_release` of waiting.
+    /// `None` once the hasher is gone.
+    fn next_job(&self, memory: &mut Vec<Block>) -> Option<Job> {
+        let mut jobs = self.queue.lock();
+        loop {
+            if let Some(job) = jobs.waiting.pop_front() {
+                return Some(job);
+            }
+            if jobs.closed {
+                return None;
+            }
+            let (guard, waited) = self
+                .queue
+                .ready
+                .wait_timeout(jobs, self.idle_release)
+                .unwrap_or_else(|e| e.into_inner());
+            jobs = guard;
+            if waited.timed_out() && !memory.is_empty() {
+                *memory = Vec::new();
+                self.metrics.hash_memory_released(self.bytes());
+            }
+        }
+    }
+
+    fn bytes(&self) -> u64 {
+        (self.blocks * std::mem::size_of::<Block>()) as u64
     }
 }
 
@@ -317,8 +368,9 @@ mod tests {
             argon2_iterations: 3,
             argon2_parallelism: 1,
             max_concurrent_hashes: 1,
+            hash_memory_idle_release: Duration::from_secs(2),
         };
-        let hasher = PasswordHasher::new(&config).unwrap();
+        let hasher = PasswordHasher::new(&config, Arc::default()).unwrap();
         assert!(!hasher.needs_rehash(&hasher.dummy_hash));
         let password = Password::candidate("anything at all");
         assert!(!hasher.verify(&password, None).await.unwrap());
@@ -334,8 +386,9 @@ mod tests {
             argon2_iterations: 2,
             argon2_parallelism: 1,
             max_concurrent_hashes: 2,
+            hash_memory_idle_release: Duration::from_secs(2),
         };
-        let hasher = PasswordHasher::new(&config).unwrap();
+        let hasher = PasswordHasher::new(&config, Arc::default()).unwrap();
         let password = Password::candidate("correct horse battery staple");
         // A stored hash from before the workers: made by the crate's own hasher, other params.
         let older = Params::new(8 * 1024, 3, 1, None).unwrap();

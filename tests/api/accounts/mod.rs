@@ -2,5 +2,6 @@
 
 mod attacks;
 mod cli;
+mod hashing;
 mod throttle;
 mod users;
