@@ -27,9 +27,12 @@ use crate::session::SessionManager;
 use crate::store::Stores;
 use crate::throttle::Throttle;
 
-/// Everything the server shares. Cheap to clone.
+/// Everything the server shares. axum clones the state for every request, so a clone is one
+/// reference count, and a substate costs one more.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
     config: Arc<Config>,
     stores: Stores,
     accounts: Arc<Accounts>,
@@ -40,7 +43,8 @@ pub struct AppState {
     audit: Audit,
     metrics: Arc<Metrics>,
     proxies: TrustedProxies,
-    request_log: RequestLog,
+    request_log: Arc<RequestLog>,
+    csrf: Arc<CsrfGuard>,
     clock: Arc<dyn Clock>,
     openapi: Arc<OnceLock<OpenApiDocument>>,
 }
@@ -101,9 +105,18 @@ impl AppState {
             sessions.cookie_names().clone(),
             proxies.clone(),
         ));
-        Ok(Self {
+        let csrf = Arc::new(CsrfGuard {
+            public_origin: config.server.public_origin.clone(),
+            cors: cors.clone(),
+            sessions: sessions.clone(),
+            audit: audit.clone(),
+            metrics: metrics.clone(),
+            proxies: proxies.clone(),
+        });
+        Ok(Self(Arc::new(Inner {
             gateway,
-            request_log: RequestLog::new(metrics.clone(), proxies.clone()),
+            csrf,
+            request_log: Arc::new(RequestLog::new(metrics.clone(), proxies.clone())),
             config: Arc::new(config),
             stores,
             accounts,
@@ -115,37 +128,37 @@ impl AppState {
             proxies,
             clock,
             openapi: Arc::new(OnceLock::new()),
-        })
+        })))
     }
 
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.0.config
     }
 
     pub fn accounts(&self) -> &Accounts {
-        &self.accounts
+        &self.0.accounts
     }
 
     pub fn sessions(&self) -> &SessionManager {
-        &self.sessions
+        &self.0.sessions
     }
 
     pub fn directory(&self) -> &Directory {
-        &self.directory
+        &self.0.directory
     }
 
     pub fn audit(&self) -> &Audit {
-        &self.audit
+        &self.0.audit
     }
 
     /// The stores, for reads (listings, readiness, tests); changes go through the services.
     pub fn stores(&self) -> &Stores {
-        &self.stores
+        &self.0.stores
     }
 
     /// Keeps the rendered OpenAPI document for `/openapi.json` (once).
     pub fn set_openapi(&self, json: String) {
-        let _ = self.openapi.set(OpenApiDocument(json.into()));
+        let _ = self.0.openapi.set(OpenApiDocument(json.into()));
     }
 }
 
@@ -154,7 +167,7 @@ macro_rules! substate {
     ($($field:ident: $type:ty),* $(,)?) => {
         $(impl FromRef<AppState> for $type {
             fn from_ref(state: &AppState) -> Self {
-                state.$field.clone()
+                state.0.$field.clone()
             }
         })*
     };
@@ -170,25 +183,13 @@ substate! {
     audit: Audit,
     metrics: Arc<Metrics>,
     proxies: TrustedProxies,
-    request_log: RequestLog,
+    request_log: Arc<RequestLog>,
+    csrf: Arc<CsrfGuard>,
     clock: Arc<dyn Clock>,
-}
-
-impl FromRef<AppState> for CsrfGuard {
-    fn from_ref(state: &AppState) -> Self {
-        Self {
-            public_origin: state.config.server.public_origin.clone(),
-            cors: state.cors.clone(),
-            sessions: state.sessions.clone(),
-            audit: state.audit.clone(),
-            metrics: state.metrics.clone(),
-            proxies: state.proxies.clone(),
-        }
-    }
 }
 
 impl FromRef<AppState> for OpenApiDocument {
     fn from_ref(state: &AppState) -> Self {
-        state.openapi.get().cloned().unwrap_or_default()
+        state.0.openapi.get().cloned().unwrap_or_default()
     }
 }

@@ -45,7 +45,7 @@ pub struct CsrfGuard {
 }
 
 /// Middleware; runs after the session layer.
-pub async fn layer(State(guard): State<CsrfGuard>, request: Request, next: Next) -> Response {
+pub async fn layer(State(guard): State<Arc<CsrfGuard>>, request: Request, next: Next) -> Response {
     if !is_unsafe(request.method()) {
         return next.run(request).await;
     }

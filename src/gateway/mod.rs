@@ -106,7 +106,7 @@ impl Gateway {
         let path = if raw_path.ends_with('/') && path != "/" {
             format!("{path}/")
         } else {
-            path
+            path.into_owned()
         };
         let route = self.routes.iter().find(|r| r.matches(&path))?;
         Some((route, path))

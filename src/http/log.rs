@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Route};
 use crate::peer::TrustedProxies;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -77,25 +77,25 @@ fn is_plain_id(id: &[u8]) -> bool {
 /// and failed requests (status 400 and up) are logged at `info`; the rest at `debug`, so that
 /// writing a line for every successful check does not cost more than the check itself (see them
 /// with `log.filter = "info,gatehouse::http=debug"`).
-pub async fn layer(State(log): State<RequestLog>, request: Request, next: Next) -> Response {
+pub async fn layer(State(log): State<Arc<RequestLog>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let route = request.extensions().get::<MatchedPath>().cloned();
+    let route = Route::new(request.extensions().get::<MatchedPath>().cloned());
     let id = log.id_for(&request);
     let span = tracing::info_span!("request", id = id.to_str().unwrap_or_default());
     let mut response = next.run(request).instrument(span.clone()).await;
     let latency = started.elapsed();
     let status = response.status().as_u16();
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
     let latency_us = latency.as_micros() as u64;
     span.in_scope(|| {
+        let route = route.as_str();
         if status >= 400 {
             tracing::info!(%method, route, status, latency_us, "request");
         } else {
             tracing::debug!(%method, route, status, latency_us, "request");
         }
     });
-    log.metrics.request(method.as_str(), route, status, latency);
+    log.metrics.request(&method, route, status, latency);
     response.headers_mut().insert(REQUEST_ID, id);
     response
 }

@@ -51,7 +51,7 @@ pub struct Verdict {
     ))]
 async fn verify(
     State(gateway): State<Arc<Gateway>>,
-    State(csrf): State<CsrfGuard>,
+    State(csrf): State<Arc<CsrfGuard>>,
     Extension(context): Extension<SessionContext>,
     parts: Parts,
 ) -> Result<Response, ApiError> {

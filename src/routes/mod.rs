@@ -108,10 +108,13 @@ pub fn documented(prefix: &str, state: Option<&AppState>) -> (Router<AppState>, 
         .merge(anonymous);
     if let Some(state) = state {
         let sessions: std::sync::Arc<SessionManager> = axum::extract::FromRef::from_ref(state);
-        let csrf: CsrfGuard = axum::extract::FromRef::from_ref(state);
-        with_session = with_session
-            .layer(from_fn_with_state(csrf, crate::csrf::layer))
-            .layer(from_fn_with_state(sessions, crate::session::layer));
+        let csrf: std::sync::Arc<CsrfGuard> = axum::extract::FromRef::from_ref(state);
+        // One `layer` call, one box per route (see `app::router`).
+        with_session = with_session.layer(
+            tower::ServiceBuilder::new()
+                .layer(from_fn_with_state(sessions, crate::session::layer))
+                .layer(from_fn_with_state(csrf, crate::csrf::layer)),
+        );
     }
     let api = with_session.merge(sessionless);
     let api = if prefix.is_empty() {
@@ -129,12 +132,15 @@ pub fn documented(prefix: &str, state: Option<&AppState>) -> (Router<AppState>, 
 /// CSRF layers unless public), anything else 404.
 pub fn fallback(state: &AppState) -> Router<AppState> {
     let sessions: std::sync::Arc<SessionManager> = axum::extract::FromRef::from_ref(state);
-    let csrf: CsrfGuard = axum::extract::FromRef::from_ref(state);
+    let csrf: std::sync::Arc<CsrfGuard> = axum::extract::FromRef::from_ref(state);
     let gateway: std::sync::Arc<crate::gateway::Gateway> = axum::extract::FromRef::from_ref(state);
     let protected: Router = Router::new()
         .fallback(gateway::proxy_protected)
-        .layer(from_fn_with_state(csrf, crate::csrf::layer))
-        .layer(from_fn_with_state(sessions, crate::session::layer))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(from_fn_with_state(sessions, crate::session::layer))
+                .layer(from_fn_with_state(csrf, crate::csrf::layer)),
+        )
         .with_state(state.clone());
     Router::new().fallback(move |request: axum::extract::Request| {
         gateway::dispatch(gateway.clone(), protected.clone(), request)
