@@ -27,7 +27,7 @@ fn the_example_config_names_every_key_and_is_valid() {
     assert_eq!(keys("database"), 5);
     assert_eq!(keys("session"), 7);
     assert_eq!(keys("throttle"), 4);
-    assert_eq!(keys("password"), 4);
+    assert_eq!(keys("password"), 5);
     assert_eq!(keys("gateway"), 5);
     for key in ["secret_key", "secret_key_file", "previous_secret_keys"] {
         assert!(text.contains(&format!("# {key} = ")), "{key} is documented");
