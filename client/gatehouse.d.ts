@@ -61,6 +61,11 @@ export interface Session {
   off<E extends keyof SessionEvents>(event: E, listener: SessionEvents[E]): Session;
   /** Asks the server again (`GET /session`). */
   refresh(): Promise<Session>;
+  /**
+   * Signs in. Rejects with a `GatehouseError` of code `cookie_not_stored` (status 0) when the
+   * server accepted the login but the browser did not keep the session cookie (third-party
+   * cookie blocking, mixed localhost/127.0.0.1; see docs/cookies.md).
+   */
   login(credentials: Credentials): Promise<unknown>;
   logout(): Promise<unknown>;
   /** Creates the account and signs it in. */

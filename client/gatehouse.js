@@ -131,8 +131,15 @@ export function createSession({ baseUrl, channelName = `gatehouse:${baseUrl}` } 
       return session;
     },
     refresh,
-    login({ username, password, remember = false }) {
-      return change('POST', '/session', { username, password, remember });
+    async login({ username, password, remember = false }) {
+      const reply = await change('POST', '/session', { username, password, remember });
+      if (reply && reply.auth) {
+        // The server logged us in; if the browser did not keep the cookie, say so now rather
+        // than on the next call's 401 (docs/cookies.md).
+        await refresh();
+        if (!state.auth) throw new GatehouseError(0, { code: 'cookie_not_stored', message: cookieNotStored(api) });
+      }
+      return reply;
     },
     logout() {
       return change('DELETE', '/session');
@@ -147,6 +154,15 @@ export function createSession({ baseUrl, channelName = `gatehouse:${baseUrl}` } 
   };
   session.ready = refresh();
   return session;
+}
+
+function cookieNotStored(api) {
+  const here = typeof location === 'object' ? location.origin : 'this app';
+  return `The login succeeded but the browser did not keep the session cookie from ${api}. ` +
+    `Most likely ${here} is on another site than the API and the browser blocks third-party ` +
+    'cookies (set cookies.partitioned = true, or serve the app through the Gatehouse gateway), ' +
+    'or localhost and 127.0.0.1 are mixed. Run `gatehouse doctor --app-origin ' + here +
+    '` on the server; see docs/cookies.md, "Why is my cookie not sent?".';
 }
 
 async function readJson(response) {

@@ -63,6 +63,7 @@ impl App {
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(address = %self.local_addr(), "gatehouse listening");
+        log_topologies(self.state.config());
         let sweeper = tokio::spawn(sweep_forever(self.state.clone()));
         let service = self
             .router
@@ -103,6 +104,21 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(config.server.max_body_bytes)),
         )
         .with_state(state)
+}
+
+/// One line per allowlisted origin: how browsers will treat the session cookie there
+/// (`gatehouse doctor` prints the same analysis in full).
+fn log_topologies(config: &Config) {
+    use crate::config::topology::{Level, analyse};
+    for origin in &config.cors.allowed_origins {
+        let verdict = analyse(origin, &config.server.public_origin, &config.cookies);
+        let findings: Vec<&str> = verdict.findings.iter().map(|f| f.what.as_str()).collect();
+        if verdict.worst() >= Some(Level::Limited) {
+            tracing::warn!(app = %origin, relation = %verdict.relation, findings = ?findings, "app origin: cookies work only in some browsers; run `gatehouse doctor`");
+        } else {
+            tracing::info!(app = %origin, relation = %verdict.relation, findings = ?findings, "app origin: cookies work");
+        }
+    }
 }
 
 /// Deletes expired sessions every `session.sweep_interval_secs`.

@@ -90,15 +90,34 @@ impl Origin {
             || self.host.starts_with("127.")
     }
 
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    pub fn scheme(&self) -> &'static str {
+        self.scheme
+    }
+
+    /// The host's public suffix when it has more than one label (`github.io`, `co.uk`): the
+    /// kind under which two hosts look related but are separate sites.
+    pub fn private_suffix(&self) -> Option<&str> {
+        let suffix = psl::suffix_str(&self.host)?;
+        (suffix.contains('.') && suffix != self.host).then_some(suffix)
+    }
+
     /// The schemeful site: scheme plus registrable domain (RFC 6265bis §5.2, "same-site").
     pub fn site(&self) -> String {
+        format!("{}://{}", self.scheme, self.host_site())
+    }
+
+    /// The registrable domain (or the host, for IP addresses and single-label names).
+    pub fn host_site(&self) -> &str {
         let is_ip = self.host.starts_with('[') || self.host.parse::<std::net::Ipv4Addr>().is_ok();
-        let registrable = if is_ip || !self.host.contains('.') {
-            self.host.clone()
+        if is_ip || !self.host.contains('.') {
+            &self.host
         } else {
-            psl::domain_str(&self.host).unwrap_or(&self.host).to_owned()
-        };
-        format!("{}://{}", self.scheme, registrable)
+            psl::domain_str(&self.host).unwrap_or(&self.host)
+        }
     }
 }
 

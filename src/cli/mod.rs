@@ -2,6 +2,7 @@
 
 mod audit;
 mod demo;
+mod doctor;
 mod sessions;
 mod user;
 
@@ -46,6 +47,9 @@ enum Command {
     Migrate,
     /// Validate the configuration and exit.
     CheckConfig,
+    /// Explain, per app origin, whether browsers will keep and send the session cookie, and
+    /// the fix when not. Exits 1 when one cannot work.
+    Doctor(doctor::DoctorArgs),
     /// Print the OpenAPI 3.1 document of the API (as served at /openapi.json).
     Openapi,
 }
@@ -62,7 +66,9 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if let Some(config_error) = e.downcast_ref::<ConfigError>() {
+            if e.downcast_ref::<DoctorFound>().is_some() {
+                ExitCode::FAILURE
+            } else if let Some(config_error) = e.downcast_ref::<ConfigError>() {
                 eprint!("{config_error}");
                 ExitCode::from(2)
             } else {
@@ -98,6 +104,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", crate::routes::openapi_json(&prefix));
             Ok(())
         }
+        Command::Doctor(args) => {
+            if doctor::run(&load()?, &args)? {
+                Ok(())
+            } else {
+                Err(anyhow::Error::new(DoctorFound))
+            }
+        }
         Command::CheckConfig => {
             let config = load()?;
             println!("configuration is valid:\n{config:#?}");
@@ -105,6 +118,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
 }
+
+/// `gatehouse doctor` found an origin that cannot work (already explained on stdout).
+#[derive(Debug, thiserror::Error)]
+#[error("an app origin cannot work with this configuration")]
+struct DoctorFound;
 
 pub fn init_logging(config: &LogConfig) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -19,6 +19,7 @@ use time::Duration;
 use crate::origin::Origin;
 
 mod raw;
+pub mod topology;
 mod validate;
 
 use raw::Raw;
@@ -144,6 +145,11 @@ impl fmt::Debug for DatabaseConfig {
 pub struct CookieConfig {
     pub secure: bool,
     pub same_site: SameSite,
+    /// `Partitioned` (CHIPS) on every cookie, for a cross-site app where third-party cookies
+    /// are blocked.
+    pub partitioned: bool,
+    /// A cross-site allowlisted origin without `partitioned`, accepted on purpose.
+    pub allow_unpartitioned_cross_site: bool,
 }
 
 #[derive(Clone, Debug)]

@@ -98,6 +98,8 @@ pub(super) struct RawSecurity {
 pub(super) struct RawCookies {
     pub(super) secure: bool,
     pub(super) same_site: SameSite,
+    pub(super) partitioned: bool,
+    pub(super) allow_unpartitioned_cross_site: bool,
 }
 
 impl Default for RawCookies {
@@ -105,6 +107,8 @@ impl Default for RawCookies {
         Self {
             secure: true,
             same_site: SameSite::Lax,
+            partitioned: false,
+            allow_unpartitioned_cross_site: false,
         }
     }
 }

@@ -121,7 +121,11 @@ fn same_site_none_without_secure_is_refused() {
 #[test]
 fn a_cross_site_origin_with_lax_cookies_is_refused() {
     let toml = "[server]\npublic_origin = \"https://api.example.com\"\n[cors]\nallowed_origins = [\"https://app.other.net\"]\n";
-    assert!(problems(toml, &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]).contains("cross-site"));
+    let text = problems(toml, &[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)]);
+    assert!(
+        text.contains("is cross site") && text.contains("SameSite=Lax"),
+        "{text}"
+    );
     let same_site = "[server]\npublic_origin = \"https://api.example.com\"\n[cors]\nallowed_origins = [\"https://app.example.com\"]\n";
     assert!(
         Config::from_sources(same_site, env(&[("GATEHOUSE__SECURITY__SECRET_KEY", KEY)])).is_ok()
@@ -311,4 +315,20 @@ fn gateway_routes_that_cannot_work_are_refused_with_the_fix() {
         )
         .is_ok()
     );
+}
+
+#[test]
+fn partitioned_cookies_need_secure_and_a_cross_site_origin_needs_them_or_a_stated_opt_out() {
+    let key = [("GATEHOUSE__SECURITY__SECRET_KEY", KEY)];
+    let text = problems("[cookies]\nsecure = false\npartitioned = true\n", &key);
+    assert!(
+        text.contains("cookies.partitioned = true requires cookies.secure = true"),
+        "{text}"
+    );
+    let cross = "[server]\npublic_origin = \"https://api.example.com\"\n[cors]\nallowed_origins = [\"https://app.other.net\"]\n[cookies]\nsame_site = \"none\"\n";
+    let text = problems(cross, &key);
+    assert!(text.contains("allow_unpartitioned_cross_site"), "{text}");
+    assert!(Config::from_sources(&format!("{cross}partitioned = true\n"), env(&key)).is_ok());
+    let opt_out = format!("{cross}allow_unpartitioned_cross_site = true\n");
+    assert!(Config::from_sources(&opt_out, env(&key)).is_ok());
 }

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use time::Duration;
 
 use super::raw::*;
+use super::topology::{self, Level};
 use super::*;
 use crate::origin::Origin;
 
@@ -20,6 +21,8 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
     let cookies = CookieConfig {
         secure: raw.cookies.secure,
         same_site: raw.cookies.same_site,
+        partitioned: raw.cookies.partitioned,
+        allow_unpartitioned_cross_site: raw.cookies.allow_unpartitioned_cross_site,
     };
     let cors = cors(&raw.cors, &mut problems);
     if let Some(server) = &server {
@@ -220,6 +223,10 @@ fn cookies_for(cookies: &CookieConfig, api: &Origin, problems: &mut Problems) {
             "cookies.secure = false is a development setting for http://localhost only, but server.public_origin is {api}; serve over https and set cookies.secure = true"
         ));
     }
+    // Partitioned cookies must be Secure (CHIPS draft §2.1).
+    if cookies.partitioned && !cookies.secure {
+        problems.push("cookies.partitioned = true requires cookies.secure = true (browsers refuse a Partitioned cookie without Secure); partitioning is for a cross-site app over https".into());
+    }
     if cookies.secure && !api.is_https() && !api.is_loopback() {
         problems.push(format!(
             "server.public_origin {api} is plain http: browsers will not store Secure cookies there; serve the API over https"
@@ -252,19 +259,20 @@ fn cors(raw: &RawCors, problems: &mut Problems) -> CorsConfig {
     }
 }
 
-/// Each allowlisted origin against the API's origin and the cookie attributes.
+/// Each allowlisted origin against the API's origin and the cookie attributes
+/// ([`topology::Verdict::refused`]).
 fn origins_for(cors: &CorsConfig, cookies: &CookieConfig, api: &Origin, problems: &mut Problems) {
     for origin in &cors.allowed_origins {
-        // Cross-site requests carry only SameSite=None cookies (RFC 6265bis §5.8.3).
-        if origin.site() != api.site() && cookies.same_site != SameSite::None {
+        let verdict = topology::analyse(origin, api, cookies);
+        for finding in verdict.refused(cookies) {
+            let opt_out = if finding.level == Level::Limited {
+                " (or, knowing that, set cookies.allow_unpartitioned_cross_site = true)"
+            } else {
+                ""
+            };
             problems.push(format!(
-                "cors.allowed_origins: {origin} is cross-site to the API ({api}), so browsers will not send {} cookies to it; host the app on the API's site, or set cookies.same_site = \"none\" with cookies.secure = true (works only where third-party cookies are allowed)",
-                cookies.same_site.as_str()
-            ));
-        }
-        if api.is_https() && !origin.is_https() {
-            problems.push(format!(
-                "cors.allowed_origins: {origin} is plain http while the API is https; a network attacker could act as that origin; allowlist its https form"
+                "cors.allowed_origins: {origin} is {} to the API ({api}): {}; fix: {}{opt_out}",
+                verdict.relation, finding.what, finding.fix
             ));
         }
     }

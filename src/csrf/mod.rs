@@ -91,7 +91,16 @@ fn check_origin(guard: &CsrfGuard, headers: &HeaderMap) -> Result<(), ApiError> 
     // standard headers"); non-browser clients send none and rely on the token alone.
     let origins = headers.get_all(header::ORIGIN).iter().count();
     if origins == 0 {
-        return Ok(());
+        // Fetch Metadata: a browser marks a request another site started (OWASP CSRF cheat
+        // sheet, "Fetch Metadata headers"); one without an Origin to check is refused.
+        let cross_site = headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"));
+        return if cross_site {
+            Err(ApiError::OriginNotAllowed)
+        } else {
+            Ok(())
+        };
     }
     let own = crate::cors::single_origin(headers)
         .is_some_and(|o| o.as_bytes() == guard.public_origin.as_str().as_bytes());

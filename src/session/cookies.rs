@@ -109,7 +109,10 @@ pub fn set(
         .path("/")
         .http_only(true)
         .same_site(same_site)
-        .secure(config.secure);
+        .secure(config.secure)
+        // CHIPS: kept in a jar per top-level site, so a cross-site app keeps its login where
+        // third-party cookies are blocked (draft-cutler-httpbis-partitioned-cookies).
+        .partitioned(config.partitioned);
     if let Some(age) = max_age {
         builder = builder.max_age(age.max(Duration::ZERO));
     }

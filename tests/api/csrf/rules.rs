@@ -216,3 +216,28 @@ async fn safe_methods_change_nothing() {
     assert_eq!(app.count("sessions").await, 1);
     assert_eq!(app.count("users").await, 1);
 }
+
+#[tokio::test]
+async fn a_cross_site_request_without_an_origin_is_refused_by_fetch_metadata_even_with_the_token() {
+    let app = TestApp::spawn().await;
+    let mut browser = app.logged_in("alice", Role::User).await;
+    browser.origin = None;
+    for site in ["cross-site", "Cross-Site"] {
+        let reply = browser
+            .send(Req::new(Method::DELETE, "/session").header("sec-fetch-site", site))
+            .await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (403, "origin_not_allowed"),
+            "{site}"
+        );
+    }
+    assert_eq!(browser.get("/session").await.body["auth"], true);
+    // The same request marked same-site, or from the allowlisted cross-site app, goes through.
+    browser.origin = Some(crate::support::APP_ORIGIN.into());
+    let reply = browser
+        .send(Req::new(Method::DELETE, "/session").header("sec-fetch-site", "cross-site"))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(app.count("sessions").await, 0);
+}

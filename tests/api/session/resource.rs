@@ -497,3 +497,26 @@ async fn a_session_revoked_on_one_node_is_refused_on_another_within_the_cache_bo
         "another node refuses it once its cache bound has passed"
     );
 }
+
+#[tokio::test]
+async fn with_partitioned_cookies_every_cookie_carries_partitioned_secure_and_the_host_prefix() {
+    let app = TestApp::spawn_with(&[
+        ("GATEHOUSE__COOKIES__SECURE", "true"),
+        ("GATEHOUSE__COOKIES__PARTITIONED", "true"),
+    ])
+    .await;
+    app.add_user("alice", Role::User).await;
+    let mut browser = app.browser();
+    let anonymous = browser.get("/session").await;
+    let login = browser.login("alice", "wrong password here").await;
+    assert_eq!(login.status, 401);
+    let mut cookies = anonymous.set_cookies.clone();
+    cookies.extend(login.set_cookies.clone());
+    assert!(!cookies.is_empty());
+    for cookie in &cookies {
+        assert!(cookie.starts_with("__Host-gatehouse_"), "{cookie}");
+        for attribute in ["Partitioned", "Secure", "HttpOnly", "Path=/"] {
+            assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
+        }
+    }
+}
