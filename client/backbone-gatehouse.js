@@ -37,14 +37,6 @@
     };
   }
 
-  function cookieNotStored(api) {
-    return 'The login succeeded but the browser did not keep the session cookie from ' + api +
-      '. Most likely ' + location.origin + ' is on another site than the API and the browser ' +
-      'blocks third-party cookies (set cookies.partitioned = true, or serve the app through the ' +
-      'Gatehouse gateway), or localhost and 127.0.0.1 are mixed. Run `gatehouse doctor ' +
-      '--app-origin ' + location.origin + '` on the server; see docs/cookies.md.';
-  }
-
   var SessionModel = Backbone.Model.extend({
     defaults: { auth: false },
 
@@ -101,24 +93,9 @@
     },
 
     /** `{username, password, remember}`; the password is sent, never stored on the model. */
-    /** Fails with code `cookie_not_stored` when the server logged in but the browser did not keep
-     *  the cookie (third-party cookie blocking, mixed localhost/127.0.0.1: docs/cookies.md). */
     login: function (credentials) {
-      var session = this;
       var body = { username: credentials.username, password: credentials.password, remember: !!credentials.remember };
-      return this.exchange('POST', this.urlRoot, body).then(function (reply) {
-        session.announce();
-        if (!reply || !reply.auth) return reply;
-        return session.exchange('GET', session.urlRoot).then(function (check) {
-          if (check && check.auth) return reply;
-          // Shaped like a failed request, so `errorOf` reads it like any other error.
-          return $.Deferred().reject({
-            status: 0,
-            statusText: 'cookie_not_stored',
-            responseJSON: { error: { code: 'cookie_not_stored', message: cookieNotStored(session.baseUrl) } }
-          }).promise();
-        });
-      });
+      return this.exchange('POST', this.urlRoot, body).done(this.announce.bind(this));
     },
 
     logout: function () {

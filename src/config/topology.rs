@@ -164,7 +164,7 @@ pub fn analyse(app: &Origin, api: &Origin, cookies: &CookieConfig) -> Verdict {
         add(
             Level::Note,
             format!(
-                "Secure cookies from plain-http {api}: Chromium and Firefox treat localhost as a secure context and keep them; browsers that do not refuse them"
+                "Secure cookies from plain-http {api}: Chromium and Firefox treat localhost as a secure context and keep them; a browser that does not drops them"
             ),
             "for development set [cookies] secure = false (allowed for http://localhost only), or serve https".into(),
         );
