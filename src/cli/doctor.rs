@@ -4,7 +4,7 @@
 use clap::Args;
 
 use crate::config::Config;
-use crate::config::topology::{self, Level};
+use crate::config::topology;
 use crate::origin::Origin;
 
 #[derive(Args)]
@@ -54,7 +54,7 @@ pub fn run(config: &Config, args: &DoctorArgs) -> anyhow::Result<bool> {
             );
             all_fine = false;
         }
-        all_fine &= !refused && verdict.worst() != Some(Level::Broken);
+        all_fine &= !refused && verdict.works();
         println!();
     }
     println!("More: docs/cookies.md (\"Why is my cookie not sent?\")");
