@@ -10,6 +10,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::FromRef;
 use axum::middleware::{from_fn_with_state, map_response};
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -17,9 +18,12 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::state::AppState;
+use crate::tls::TlsListener;
 
 pub struct App {
     listener: TcpListener,
+    /// `Some` when `[server.tls]` is set: the listener speaks https.
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     router: Router,
     state: AppState,
 }
@@ -32,6 +36,12 @@ impl App {
 
     pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let listen = config.server.listen;
+        let tls = config
+            .server
+            .tls
+            .as_ref()
+            .map(crate::tls::load)
+            .transpose()?;
         let state = AppState::new(config, clock).await?;
         let listener = TcpListener::bind(listen)
             .await
@@ -39,6 +49,7 @@ impl App {
         Ok(Self {
             router: router(state.clone()),
             listener,
+            tls,
             state,
         })
     }
@@ -62,15 +73,27 @@ impl App {
         self,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        tracing::info!(address = %self.local_addr(), "gatehouse listening");
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        tracing::info!(address = %self.local_addr(), scheme, "gatehouse listening");
         log_topologies(self.state.config());
         let sweeper = tokio::spawn(sweep_forever(self.state.clone()));
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(stop)
-            .await?;
+        match self.tls {
+            None => {
+                axum::serve(self.listener, service)
+                    .with_graceful_shutdown(stop)
+                    .await?
+            }
+            Some(tls) => {
+                // `tap_io` gives the TLS listener axum's `ConnectInfo<SocketAddr>`.
+                let listener = TlsListener::new(self.listener, tls)?.tap_io(|_| {});
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(stop)
+                    .await?
+            }
+        }
         sweeper.abort();
         tracing::info!("gatehouse stopped");
         Ok(())

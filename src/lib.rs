@@ -3,7 +3,8 @@
 //! The crate is organised by capability, and dependencies run one way, down this list (see
 //! `docs/architecture.md`; `scripts/check-layers` enforces it): [`cli`]; [`app`] and [`state`];
 //! [`routes`] (HTTP shapes only); [`http`] (the edge); [`cors`] and [`csrf`]; [`session`];
-//! the domain services [`account`] and [`directory`]; [`password`], [`throttle`] and [`audit`];
+//! the domain services [`account`] and [`directory`]; [`password`], [`throttle`], [`audit`] and
+//! [`tls`];
 //! [`store`]; and the leaves ([`config`], [`error`], [`clock`], [`crypto`], [`origin`],
 //! [`metrics`], [`peer`], and the record types in `account::records` and `directory::records`).
 
@@ -31,6 +32,7 @@ pub mod session;
 pub mod state;
 pub mod store;
 pub mod throttle;
+pub mod tls;
 
 pub use app::App;
 pub use config::Config;

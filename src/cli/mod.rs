@@ -113,6 +113,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::CheckConfig => {
             let config = load()?;
+            if let Some(files) = &config.server.tls {
+                crate::tls::load(files)?;
+            }
             println!("configuration is valid:\n{config:#?}");
             Ok(())
         }

@@ -29,6 +29,14 @@ pub(super) struct RawServer {
     pub(super) api_prefix: String,
     pub(super) max_body_bytes: usize,
     pub(super) trusted_proxies: Vec<String>,
+    pub(super) tls: Option<RawTls>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawTls {
+    pub(super) cert_file: Option<PathBuf>,
+    pub(super) key_file: Option<PathBuf>,
 }
 
 impl Default for RawServer {
@@ -39,6 +47,7 @@ impl Default for RawServer {
             api_prefix: String::new(),
             max_body_bytes: 16 * 1024,
             trusted_proxies: Vec::new(),
+            tls: None,
         }
     }
 }

@@ -29,7 +29,13 @@ fn the_example_config_names_every_key_and_is_valid() {
     assert_eq!(keys("throttle"), 4);
     assert_eq!(keys("password"), 5);
     assert_eq!(keys("gateway"), 5);
-    for key in ["secret_key", "secret_key_file", "previous_secret_keys"] {
+    for key in [
+        "secret_key",
+        "secret_key_file",
+        "previous_secret_keys",
+        "cert_file",
+        "key_file",
+    ] {
         assert!(text.contains(&format!("# {key} = ")), "{key} is documented");
     }
 }
@@ -331,4 +337,27 @@ fn partitioned_cookies_need_secure_and_a_cross_site_origin_needs_them_or_a_state
     assert!(Config::from_sources(&format!("{cross}partitioned = true\n"), env(&key)).is_ok());
     let opt_out = format!("{cross}allow_unpartitioned_cross_site = true\n");
     assert!(Config::from_sources(&opt_out, env(&key)).is_ok());
+}
+
+#[test]
+fn tls_needs_both_files_and_an_https_public_origin() {
+    let key = [("GATEHOUSE__SECURITY__SECRET_KEY", KEY)];
+    let half = problems(
+        "[server]\npublic_origin = \"https://api.example.com\"\n[server.tls]\ncert_file = \"c.pem\"\n[cookies]\nsecure = true\n",
+        &key,
+    );
+    assert!(half.contains("[server.tls] needs both cert_file"), "{half}");
+    let http = problems(
+        "[server]\npublic_origin = \"http://localhost:8080\"\n[server.tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n[cookies]\nsecure = false\n",
+        &key,
+    );
+    assert!(http.contains("write it as https://"), "{http}");
+    let config = Config::from_sources(
+        "[server]\npublic_origin = \"https://api.example.com\"\n[server.tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n",
+        env(&key),
+    )
+    .unwrap();
+    let files = config.server.tls.expect("tls is on");
+    assert_eq!(files.cert_file, std::path::Path::new("c.pem"));
+    assert_eq!(files.key_file, std::path::Path::new("k.pem"));
 }

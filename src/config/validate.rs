@@ -93,8 +93,27 @@ fn server(raw: &RawServer, problems: &mut Problems) -> Option<ServerConfig> {
             )),
         }
     }
+    let tls = match raw.tls.as_ref().map(|t| (&t.cert_file, &t.key_file)) {
+        None => None,
+        Some((Some(cert_file), Some(key_file))) => Some(TlsFiles {
+            cert_file: cert_file.clone(),
+            key_file: key_file.clone(),
+        }),
+        Some(_) => {
+            problems.push("[server.tls] needs both cert_file (the PEM certificate chain, leaf first) and key_file (its PEM private key); remove the section to serve plain http".into());
+            None
+        }
+    };
+    if let (Some(_), Some(origin)) = (&tls, &public_origin)
+        && !origin.is_https()
+    {
+        problems.push(format!(
+            "[server.tls] makes Gatehouse serve https, but server.public_origin is {origin}; write it as https://…"
+        ));
+    }
     Some(ServerConfig {
         listen,
+        tls,
         public_origin: public_origin?,
         api_prefix: prefix,
         max_body_bytes: raw.max_body_bytes,

@@ -1,5 +1,7 @@
-//! The edge: JSON errors, limits, headers, request ids, deny-by-default access, and malformed HTTP.
+//! The edge: JSON errors, limits, headers, request ids, deny-by-default access, malformed HTTP,
+//! and https.
 
 mod access;
 mod attacks;
 mod edge;
+mod tls;
