@@ -37,6 +37,21 @@
     };
   }
 
+  // A failed request's shape, so `errorOf` reads it like any other error.
+  function cookieNotStored(api) {
+    var here = location.origin;
+    return {
+      status: 0,
+      statusText: 'cookie_not_stored',
+      responseJSON: { error: { code: 'cookie_not_stored', message:
+        'The browser did not keep the session cookie from ' + api + '. Most likely ' + here +
+        ' is on another site than the API and the browser blocks third-party cookies (set ' +
+        'cookies.partitioned = true, or serve the app through the Gatehouse gateway), or ' +
+        'localhost and 127.0.0.1 are mixed. Run `gatehouse doctor --app-origin ' + here +
+        '` on the server; see docs/cookies.md, "Why is my cookie not sent?".' } }
+    };
+  }
+
   var SessionModel = Backbone.Model.extend({
     defaults: { auth: false },
 
@@ -92,10 +107,48 @@
       });
     },
 
-    /** `{username, password, remember}`; the password is sent, never stored on the model. */
+    /**
+     * `{username, password, remember}`; the password is sent, never stored on the model. Fails
+     * with code `cookie_not_stored` when the browser did not keep the cookies (third-party cookie
+     * blocking, mixed localhost/127.0.0.1: docs/cookies.md). The model changes only once the
+     * browser has shown that it kept the session cookie, just before the returned promise
+     * resolves, so `change:auth` and the caller's `done` run together.
+     */
     login: function (credentials) {
+      var session = this;
       var body = { username: credentials.username, password: credentials.password, remember: !!credentials.remember };
-      return this.exchange('POST', this.urlRoot, body).done(this.announce.bind(this));
+      var outcome = $.Deferred();
+      this.exchange('POST', this.urlRoot, body, true).done(function (reply) {
+        session.announce();
+        if (!reply || !reply.auth) {
+          session.adopt(reply);
+          outcome.resolve(reply);
+          return;
+        }
+        session.exchange('GET', session.urlRoot).done(function (check) {
+          if (check && check.auth) outcome.resolve(reply);
+          else outcome.reject(cookieNotStored(session.baseUrl));
+        }).fail(outcome.reject);
+      }).fail(function (xhr) {
+        // A browser that drops our cookies drops the pre-session too, so the token never fits.
+        if (errorOf(xhr).code !== 'csrf_token_invalid') return outcome.reject(xhr);
+        session.cookiesKept().always(function (kept) {
+          outcome.reject(kept === false ? cookieNotStored(session.baseUrl) : xhr);
+        });
+      });
+      return outcome.promise();
+    },
+
+    // The anonymous token belongs to the pre-session cookie: two reads that disagree mean the
+    // browser did not keep the cookie between them. Resolves with true or false.
+    cookiesKept: function () {
+      var session = this;
+      return this.getAuth().then(function () {
+        var first = session.get('_csrf');
+        return session.getAuth().then(function () {
+          return session.get('_csrf') === first;
+        });
+      });
     },
 
     logout: function () {
@@ -107,7 +160,8 @@
       return this.exchange('POST', this.baseUrl + '/users', account).done(this.announce.bind(this));
     },
 
-    exchange: function (type, url, body) {
+    // `hold`: leave the reply to the caller instead of adopting it.
+    exchange: function (type, url, body, hold) {
       var session = this;
       function send() {
         return Backbone.ajax({
@@ -117,7 +171,7 @@
           contentType: body ? 'application/json' : false,
           data: body ? JSON.stringify(body) : undefined
         }).done(function (reply) {
-          session.adopt(reply);
+          if (!hold) session.adopt(reply);
         });
       }
       if (type === 'GET') return (this.checking = send());

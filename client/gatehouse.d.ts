@@ -63,8 +63,10 @@ export interface Session {
   refresh(): Promise<Session>;
   /**
    * Signs in. Rejects with a `GatehouseError` of code `cookie_not_stored` (status 0) when the
-   * server accepted the login but the browser did not keep the session cookie (third-party
-   * cookie blocking, mixed localhost/127.0.0.1; see docs/cookies.md).
+   * browser did not keep Gatehouse's cookies: the server accepted the login but the next
+   * `GET /session` is anonymous, or the pre-session cookie was dropped so the CSRF token could
+   * never fit (third-party cookie blocking, mixed localhost/127.0.0.1; see docs/cookies.md).
+   * The session state changes only once the browser has shown that it kept the cookie.
    */
   login(credentials: Credentials): Promise<unknown>;
   logout(): Promise<unknown>;

@@ -49,7 +49,7 @@ export function createSession({ baseUrl, channelName = `gatehouse:${baseUrl}` } 
     if (JSON.stringify(previous.user) !== JSON.stringify(state.user)) emit('change:user', state.user);
   }
 
-  async function request(path, { method = 'GET', body, headers, ...rest } = {}) {
+  async function request(path, { method = 'GET', body, headers, hold = false, ...rest } = {}) {
     const verb = method.toUpperCase();
     // An unsafe call needs the token that the refresh in flight (first load, other tab) brings.
     if (UNSAFE_METHODS.has(verb)) await refreshing.catch(() => {});
@@ -73,7 +73,7 @@ export function createSession({ baseUrl, channelName = `gatehouse:${baseUrl}` } 
     }
     const reply = await readJson(response);
     if (response.ok) {
-      absorb(reply);
+      if (!hold) absorb(reply);
       return reply;
     }
     const error = new GatehouseError(
@@ -104,6 +104,15 @@ export function createSession({ baseUrl, channelName = `gatehouse:${baseUrl}` } 
     return refreshing;
   }
 
+  // The anonymous token belongs to the pre-session cookie: two reads that disagree mean the
+  // browser did not keep the cookie between them.
+  async function cookiesKept() {
+    await refresh();
+    const first = csrfToken;
+    await refresh();
+    return csrfToken === first;
+  }
+
   async function change(method, path, body) {
     const reply = await request(path, { method, body });
     announce();
@@ -132,13 +141,22 @@ export function createSession({ baseUrl, channelName = `gatehouse:${baseUrl}` } 
     },
     refresh,
     async login({ username, password, remember = false }) {
-      const reply = await change('POST', '/session', { username, password, remember });
-      if (reply && reply.auth) {
-        // The server logged us in; if the browser did not keep the cookie, say so now rather
-        // than on the next call's 401 (docs/cookies.md).
-        await refresh();
-        if (!state.auth) throw new GatehouseError(0, { code: 'cookie_not_stored', message: cookieNotStored(api) });
+      let reply;
+      try {
+        // Held back from the session state until the browser shows it kept the cookie.
+        reply = await request('/session', { method: 'POST', body: { username, password, remember }, hold: true });
+      } catch (error) {
+        // A browser that drops our cookies drops the pre-session too, so the token never fits.
+        if (error.code === 'csrf_token_invalid' && !(await cookiesKept())) throw cookieError(api);
+        throw error;
       }
+      announce();
+      if (!reply || !reply.auth) {
+        absorb(reply);
+        return reply;
+      }
+      await refresh();
+      if (!state.auth) throw cookieError(api);
       return reply;
     },
     logout() {
@@ -156,9 +174,13 @@ export function createSession({ baseUrl, channelName = `gatehouse:${baseUrl}` } 
   return session;
 }
 
+function cookieError(api) {
+  return new GatehouseError(0, { code: 'cookie_not_stored', message: cookieNotStored(api) });
+}
+
 function cookieNotStored(api) {
   const here = typeof location === 'object' ? location.origin : 'this app';
-  return `The login succeeded but the browser did not keep the session cookie from ${api}. ` +
+  return `The browser did not keep the session cookie from ${api}. ` +
     `Most likely ${here} is on another site than the API and the browser blocks third-party ` +
     'cookies (set cookies.partitioned = true, or serve the app through the Gatehouse gateway), ' +
     'or localhost and 127.0.0.1 are mixed. Run `gatehouse doctor --app-origin ' + here +

@@ -1,7 +1,7 @@
 // Test harness: starts the real `gatehouse demo` on free ports with a temporary database,
 // launches Debian's Chromium through playwright-core, and gives every scenario a fresh browser
 // context plus a screenshot in e2e/artifacts/ (taken even when the scenario fails).
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -36,8 +36,13 @@ export async function freePorts(count) {
 
 /**
  * Runs `gatehouse demo` (with `--gateway` when `options.gateway`: one origin for app, session
- * and the sample API); resolves once the API answers, with its origins, the seeded passwords
- * and `upstreamLines()`, every `upstream saw: …` line the sample API printed so far.
+ * and the sample API); resolves once the API answers, with its origins, the seeded passwords,
+ * `upstreamLines()`, every `upstream saw: …` line the sample API printed so far, and
+ * `sessionsOf(name)`, the account's sessions as the database holds them.
+ *
+ * `options.apiHost` / `options.appHost` name the origins (the browser maps them to 127.0.0.1),
+ * `options.tls` (`{cert, key}`, PEM files) serves both over https, and `options.env` adds
+ * `GATEHOUSE__*` settings over the demo's own.
  */
 export async function startGatehouse(options = {}) {
   if (!existsSync(gatehouseBin)) {
@@ -45,10 +50,17 @@ export async function startGatehouse(options = {}) {
   }
   const [apiPort, appPort] = await freePorts(2);
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'gatehouse-e2e-'));
-  const child = spawn(gatehouseBin, [
+  const args = [
     'demo', '--api-port', String(apiPort), '--app-port', String(appPort),
     '--data-dir', dataDir, '--app-dir', repoRoot, ...(options.gateway ? ['--gateway'] : []),
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  ];
+  if (options.apiHost) args.push('--api-host', options.apiHost);
+  if (options.appHost) args.push('--app-host', options.appHost);
+  if (options.tls) args.push('--tls-cert', options.tls.cert, '--tls-key', options.tls.key);
+  const child = spawn(gatehouseBin, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
+  });
 
   let output = '';
   const upstream = [];
@@ -86,14 +98,42 @@ export async function startGatehouse(options = {}) {
   };
   try {
     await started;
-    const apiOrigin = `http://localhost:${apiPort}`;
-    await waitFor(async () => (await fetch(`${apiOrigin}/healthz`)).ok, 'the API to answer /healthz');
-    const appOrigin = options.gateway ? apiOrigin : `http://localhost:${appPort}`;
-    return { apiOrigin, appOrigin, passwords, stop, upstreamLines: () => [...upstream] };
+    const scheme = options.tls ? 'https' : 'http';
+    const apiOrigin = `${scheme}://${options.apiHost || 'localhost'}:${apiPort}`;
+    // Over https the printed passwords are the signal: the listener is bound before they are.
+    if (!options.tls) {
+      await waitFor(async () => (await fetch(`${apiOrigin}/healthz`)).ok, 'the API to answer /healthz');
+    }
+    const appOrigin = options.gateway ? apiOrigin : `${scheme}://${options.appHost || 'localhost'}:${appPort}`;
+    const sessionsOf = (name) => sessionsIn(dataDir, name);
+    return { apiOrigin, appOrigin, passwords, stop, sessionsOf, upstreamLines: () => [...upstream] };
   } catch (error) {
     await stop();
     throw error;
   }
+}
+
+/** `gatehouse sessions list NAME` on the demo's database: one `{id, userAgent}` per session. */
+async function sessionsIn(dataDir, name) {
+  const { stdout } = await run(gatehouseBin, ['sessions', 'list', name], {
+    ...process.env,
+    GATEHOUSE__DATABASE__URL: `sqlite://${path.join(dataDir, 'demo.db')}`,
+    // Listing reads the database only; the key just has to be valid.
+    GATEHOUSE__SECURITY__SECRET_KEY: 'e2e-listing-key-0123456789abcdef0123456789',
+  });
+  return stdout.trim().split('\n').slice(1).filter(Boolean).map((line) => {
+    const columns = line.split(/\s{2,}/);
+    return { id: columns[0], userAgent: columns[columns.length - 1] };
+  });
+}
+
+function run(binary, args, env) {
+  return new Promise((resolve, reject) => {
+    execFile(binary, args, { env }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${binary} ${args.join(' ')}: ${error.message}\n${stderr}`));
+      else resolve({ stdout, stderr });
+    });
+  });
 }
 
 async function waitFor(check, what) {
@@ -109,21 +149,21 @@ async function waitFor(check, what) {
   }
 }
 
-function launchOptions() {
+function launchOptions(extraArgs = []) {
   if (!existsSync(chromiumBin)) {
     throw new Error(`no Chromium at ${chromiumBin}: install it with \`apt-get install -y chromium\` or set CHROMIUM_BIN`);
   }
-  return { executablePath: chromiumBin, args: CHROMIUM_ARGS };
+  return { executablePath: chromiumBin, args: [...CHROMIUM_ARGS, ...extraArgs] };
 }
 
-/** A browser with its own throw-away profile. */
-export function launchBrowser() {
-  return chromium.launch(launchOptions());
+/** A browser with its own throw-away profile (and these Chromium switches). */
+export function launchBrowser(extraArgs = []) {
+  return chromium.launch(launchOptions(extraArgs));
 }
 
 /** A browser on a profile kept in `userDataDir`: closing and relaunching it is a restart. */
-export async function launchProfile(userDataDir) {
-  const context = await chromium.launchPersistentContext(userDataDir, launchOptions());
+export async function launchProfile(userDataDir, extraArgs = []) {
+  const context = await chromium.launchPersistentContext(userDataDir, launchOptions(extraArgs));
   context.setDefaultTimeout(ACTION_TIMEOUT_MS);
   return context;
 }

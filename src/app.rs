@@ -60,6 +60,11 @@ impl App {
             .expect("a bound listener has an address")
     }
 
+    /// The https settings when `[server.tls]` is set (the demo serves its app origin with them).
+    pub fn tls(&self) -> Option<Arc<tokio_rustls::rustls::ServerConfig>> {
+        self.tls.clone()
+    }
+
     pub fn state(&self) -> &AppState {
         &self.state
     }

@@ -96,15 +96,20 @@ impl Verdict {
 
 const GATEWAY_FIX: &str = "or serve the app from Gatehouse itself ([gateway] spa_dir, with your API behind [[gateway.routes]]): same origin, first-party cookies, works in every browser";
 
-/// Analyses the app origin `app` calling the API at `api` with these cookie settings.
-pub fn analyse(app: &Origin, api: &Origin, cookies: &CookieConfig) -> Verdict {
-    let relation = if app == api {
+/// Same origin, same site (scheme and registrable domain) or cross site.
+pub fn relation(app: &Origin, api: &Origin) -> Relation {
+    if app == api {
         Relation::SameOrigin
     } else if app.site() == api.site() {
         Relation::SameSite
     } else {
         Relation::CrossSite
-    };
+    }
+}
+
+/// Analyses the app origin `app` calling the API at `api` with these cookie settings.
+pub fn analyse(app: &Origin, api: &Origin, cookies: &CookieConfig) -> Verdict {
+    let relation = relation(app, api);
     let mut findings = Vec::new();
     let mut add = |level, what: String, fix: String| findings.push(Finding { level, what, fix });
     let needs = match relation {

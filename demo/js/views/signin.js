@@ -9,6 +9,7 @@ define(['backbone', 'backbone-gatehouse', 'dom'], function (Backbone, Gatehouse,
       case 'rate_limited':
         return 'Too many attempts. Try again in ' + (error.retryAfter || 'a few') + ' seconds.';
       case 'network_error': return 'The API cannot be reached.';
+      case 'cookie_not_stored': return error.message;
       default: return 'Signing in failed (' + error.code + ').';
     }
   }

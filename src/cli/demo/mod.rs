@@ -29,24 +29,40 @@ pub struct DemoArgs {
     /// Where the demo database lives.
     #[arg(long, default_value = "data")]
     data_dir: PathBuf,
-    /// Port of the API origin (http://localhost:PORT).
+    /// Port of the API origin.
     #[arg(long, default_value_t = 8080)]
     api_port: u16,
-    /// Port of the demo app origin (http://localhost:PORT).
+    /// Port of the demo app origin.
     #[arg(long, default_value_t = 8081)]
     app_port: u16,
+    /// Host name of the API origin (both origins listen on 127.0.0.1; map other names there,
+    /// e.g. in /etc/hosts).
+    #[arg(long, default_value = "localhost")]
+    api_host: String,
+    /// Host name of the demo app origin. Another site than the API's makes the session cookie
+    /// a third-party one: the demo then sets `SameSite=None; Secure; Partitioned`.
+    #[arg(long, default_value = "localhost")]
+    app_host: String,
+    /// Serve both origins over https with this PEM certificate chain (naming both hosts).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's PEM private key.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Folder holding demo/, client/ and node_modules/ (the repository root).
     #[arg(long, default_value = ".")]
     app_dir: PathBuf,
-    /// One origin (http://localhost:API_PORT) for the app, the session resource and a sample
-    /// API behind the gateway at /api/; no app origin of its own.
+    /// One origin (the API's) for the app, the session resource and a sample API behind the
+    /// gateway at /api/; no app origin of its own.
     #[arg(long)]
     gateway: bool,
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let api_origin = format!("http://localhost:{}", args.api_port);
-    let app_origin = format!("http://localhost:{}", args.app_port);
+    let tls = args.tls_cert.is_some();
+    let scheme = if tls { "https" } else { "http" };
+    let api_origin = format!("{scheme}://{}:{}", args.api_host, args.api_port);
+    let app_origin = format!("{scheme}://{}:{}", args.app_host, args.app_port);
     let database = args.data_dir.join("demo.db");
     anyhow::ensure!(
         args.app_dir.join("demo/index.html").is_file(),
@@ -58,21 +74,29 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "the demo app's libraries are missing: run `npm ci` in {}",
         args.app_dir.display()
     );
+    let tls_section = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => format!(
+            "[server.tls]\ncert_file = {:?}\nkey_file = {:?}\n",
+            cert.display().to_string(),
+            key.display().to_string()
+        ),
+        _ => String::new(),
+    };
     let common = format!(
         r#"
 [server]
 listen = "127.0.0.1:{}"
 public_origin = "{api_origin}"
-
+{tls_section}
 [database]
 url = "sqlite://{}"
 
 [cookies]
-secure = false
-same_site = "lax"
+{}
 "#,
         args.api_port,
-        database.display()
+        database.display(),
+        demo_cookies(&app_origin, &api_origin, tls, args.gateway)?,
     );
     let toml = if args.gateway {
         std::fs::create_dir_all(&args.data_dir)?;
@@ -112,6 +136,7 @@ routes = [{{ prefix = "/api/", upstream = "http://{upstream}", access = "user" }
         );
     } else {
         let site = app_router(&args.app_dir, &api_origin);
+        let site_tls = app.tls();
         let site_listener =
             tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], args.app_port)))
                 .await
@@ -121,7 +146,13 @@ routes = [{{ prefix = "/api/", upstream = "http://{upstream}", access = "user" }
                         args.app_port
                     )
                 })?;
-        tokio::spawn(async move { axum::serve(site_listener, site).await });
+        match site_tls {
+            None => tokio::spawn(async move { axum::serve(site_listener, site).await }),
+            Some(tls) => {
+                let listener = crate::tls::TlsListener::new(site_listener, tls)?;
+                tokio::spawn(async move { axum::serve(listener, site).await })
+            }
+        };
         println!("  open:     {app_origin}/   (the app; it calls the API cross-origin)");
         println!("  API:      {api_origin}");
     }
@@ -131,6 +162,24 @@ routes = [{{ prefix = "/api/", upstream = "http://{upstream}", access = "user" }
         println!("    {name:<6} {:<6} password: {password}", role.as_str());
     }
     app.run().await
+}
+
+/// The cookie settings the demo's two origins need (`gatehouse doctor` explains them):
+/// `Lax` on one site, `SameSite=None; Secure; Partitioned` across sites (which needs https).
+fn demo_cookies(app: &str, api: &str, tls: bool, gateway: bool) -> anyhow::Result<String> {
+    use crate::config::topology::{Relation, relation};
+    use crate::origin::Origin;
+    let parse = |o: &str| Origin::parse(o).map_err(|e| anyhow::anyhow!("demo origin {o}: {e}"));
+    let cross = !gateway && relation(&parse(app)?, &parse(api)?) == Relation::CrossSite;
+    anyhow::ensure!(
+        !cross || tls,
+        "the app ({app}) and the API ({api}) are on different sites: cross-site cookies need https, so pass --tls-cert and --tls-key"
+    );
+    Ok(if cross {
+        "secure = true\nsame_site = \"none\"\npartitioned = true".to_owned()
+    } else {
+        format!("secure = {tls}\nsame_site = \"lax\"")
+    })
 }
 
 /// Seeds `admin` and `user`, resetting their passwords if they exist.
