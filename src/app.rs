@@ -9,7 +9,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::FromRef;
-use axum::middleware::{from_fn_with_state, map_response};
+use axum::middleware::{from_fn_with_state, map_response_with_state};
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -124,7 +124,10 @@ pub fn router(state: AppState) -> Router {
                     Arc::<crate::http::log::RequestLog>::from_ref(&state),
                     crate::http::log::layer,
                 ))
-                .layer(map_response(crate::http::security_headers))
+                .layer(map_response_with_state(
+                    crate::http::hsts(&config.server.public_origin),
+                    crate::http::security_headers,
+                ))
                 .layer(from_fn_with_state(
                     Arc::<crate::cors::Cors>::from_ref(&state),
                     crate::cors::layer,

@@ -6,10 +6,12 @@ pub mod auth;
 pub mod extract;
 pub mod log;
 
+use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
+use crate::origin::Origin;
 
 /// Security headers on every response (OWASP HTTP Headers cheat sheet; ASVS 5.0 V3.4); a
 /// handler's own value for one of them is kept.
@@ -29,13 +31,29 @@ const SECURITY_HEADERS: [(HeaderName, &str); 6] = [
     ),
 ];
 
-/// Adds [`SECURITY_HEADERS`] to a response (one layer for all of them).
-pub async fn security_headers(mut response: Response) -> Response {
+/// `Strict-Transport-Security` when browsers reach us over https on a real host name (ASVS 5.0
+/// V3.4.1, RFC 6797): one year, this host only, since its subdomains may be other people's
+/// servers. None for http or loopback origins, where it would pin a development machine.
+pub fn hsts(public_origin: &Origin) -> Option<HeaderValue> {
+    (public_origin.is_https() && !public_origin.is_loopback())
+        .then(|| HeaderValue::from_static("max-age=31536000"))
+}
+
+/// Adds [`SECURITY_HEADERS`] and the [`hsts`] value to a response (one layer for all of them).
+pub async fn security_headers(
+    State(hsts): State<Option<HeaderValue>>,
+    mut response: Response,
+) -> Response {
     let headers = response.headers_mut();
     for (name, value) in SECURITY_HEADERS {
         headers
             .entry(name)
             .or_insert_with(|| HeaderValue::from_static(value));
+    }
+    if let Some(hsts) = hsts {
+        headers
+            .entry(header::STRICT_TRANSPORT_SECURITY)
+            .or_insert(hsts);
     }
     response
 }

@@ -109,6 +109,35 @@ async fn security_headers_are_on_every_response() {
 }
 
 #[tokio::test]
+async fn hsts_is_sent_for_an_https_public_origin_on_a_real_host_only() {
+    // Behind a proxy that terminates TLS: the public origin says https.
+    let app = TestApp::spawn_with(&[
+        (
+            "GATEHOUSE__SERVER__PUBLIC_ORIGIN",
+            "https://api.example.com",
+        ),
+        ("GATEHOUSE__COOKIES__SECURE", "true"),
+        (
+            "GATEHOUSE__CORS__ALLOWED_ORIGINS",
+            "[\"https://app.example.com\"]",
+        ),
+    ])
+    .await;
+    let mut browser = app.browser();
+    for path in ["/session", "/healthz", "/nowhere"] {
+        let reply = browser.get(path).await;
+        assert_eq!(
+            reply.header("strict-transport-security"),
+            Some("max-age=31536000"),
+            "{path}"
+        );
+    }
+    let local = TestApp::spawn().await;
+    let reply = local.browser().get("/session").await;
+    assert_eq!(reply.header("strict-transport-security"), None);
+}
+
+#[tokio::test]
 async fn health_and_readiness_answer() {
     let app = TestApp::spawn().await;
     let mut browser = app.browser();
