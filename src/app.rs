@@ -152,7 +152,7 @@ fn log_topologies(config: &Config) {
     }
 }
 
-/// Deletes expired sessions every `session.sweep_interval_secs`.
+/// Deletes expired sessions and mailed tokens every `session.sweep_interval_secs`.
 async fn sweep_forever(state: AppState) {
     let every = std::time::Duration::from_secs(
         state
@@ -170,6 +170,11 @@ async fn sweep_forever(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "expired sessions swept"),
             Err(e) => tracing::warn!(error = %e, "session sweep failed"),
+        }
+        match state.accounts().sweep_tokens().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "expired mailed tokens swept"),
+            Err(e) => tracing::warn!(error = %e, "mailed-token sweep failed"),
         }
     }
 }

@@ -48,6 +48,14 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("too many attempts; retry later")]
     RateLimited { retry_after_secs: u64 },
+    #[error(
+        "mail is not configured on this server, so password reset and e-mail verification are off"
+    )]
+    MailNotConfigured,
+    #[error("this link is not valid: it was used, it expired, or a newer one was sent")]
+    TokenInvalid,
+    #[error("confirm your e-mail address first: open the link we mailed you")]
+    EmailUnverified,
     #[error("a backing store is unavailable; retry shortly")]
     StoreUnavailable,
     #[error("the upstream API cannot be reached")]
@@ -75,6 +83,9 @@ pub const ERROR_CODES: &[&str] = &[
     "username_taken",
     "payload_too_large",
     "rate_limited",
+    "mail_not_configured",
+    "token_invalid",
+    "email_unverified",
     "store_unavailable",
     "upstream_unavailable",
     "upstream_timeout",
@@ -130,6 +141,9 @@ impl ApiError {
             Self::UsernameTaken => "username_taken",
             Self::PayloadTooLarge => "payload_too_large",
             Self::RateLimited { .. } => "rate_limited",
+            Self::MailNotConfigured => "mail_not_configured",
+            Self::TokenInvalid => "token_invalid",
+            Self::EmailUnverified => "email_unverified",
             Self::StoreUnavailable => "store_unavailable",
             Self::UpstreamUnavailable => "upstream_unavailable",
             Self::UpstreamTimeout => "upstream_timeout",
@@ -153,6 +167,9 @@ impl ApiError {
             Self::UsernameTaken => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::MailNotConfigured => StatusCode::NOT_FOUND,
+            Self::TokenInvalid => StatusCode::BAD_REQUEST,
+            Self::EmailUnverified => StatusCode::FORBIDDEN,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -261,6 +278,9 @@ mod tests {
             ApiError::RateLimited {
                 retry_after_secs: 1,
             },
+            ApiError::MailNotConfigured,
+            ApiError::TokenInvalid,
+            ApiError::EmailUnverified,
             ApiError::StoreUnavailable,
             ApiError::UpstreamUnavailable,
             ApiError::UpstreamTimeout,

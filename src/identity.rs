@@ -158,6 +158,7 @@ mod tests {
             disabled: false,
             name: None,
             email: None,
+            email_verified: false,
             created_at: time::OffsetDateTime::UNIX_EPOCH,
         }
     }

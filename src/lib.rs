@@ -3,8 +3,8 @@
 //! The crate is organised by capability, and dependencies run one way, down this list (see
 //! `docs/architecture.md`; `scripts/check-layers` enforces it): [`cli`]; [`app`] and [`state`];
 //! [`routes`] (HTTP shapes only); [`http`] (the edge); [`cors`] and [`csrf`]; [`session`];
-//! the domain services [`account`] and [`directory`]; [`password`], [`throttle`], [`audit`] and
-//! [`tls`];
+//! the domain services [`account`] and [`directory`]; [`password`], [`throttle`], [`audit`],
+//! [`mail`] and [`tls`];
 //! [`store`]; and the leaves ([`config`], [`error`], [`clock`], [`crypto`], [`origin`],
 //! [`metrics`], [`peer`], and the record types in `account::records` and `directory::records`).
 
@@ -22,6 +22,7 @@ pub mod error;
 pub mod gateway;
 pub mod http;
 pub mod identity;
+pub mod mail;
 pub mod metrics;
 pub mod origin;
 pub mod password;

@@ -96,6 +96,13 @@ pub struct Metrics {
     sessions: Gauge<i64, std::sync::atomic::AtomicI64>,
     hash_memory_allocations: Counter,
     hash_memory_bytes: Gauge<i64, std::sync::atomic::AtomicI64>,
+    mails: Family<MailLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MailLabels {
+    kind: &'static str,
+    outcome: &'static str,
 }
 
 fn latency_histogram() -> Histogram {
@@ -112,6 +119,7 @@ impl Default for Metrics {
         let sessions = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
         let hash_memory_allocations = Counter::default();
         let hash_memory_bytes = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
+        let mails = Family::<MailLabels, Counter>::default();
         registry.register(
             "http_request_duration_seconds",
             "HTTP requests by method, route and status, with their latency",
@@ -138,6 +146,11 @@ impl Default for Metrics {
             "Argon2 memory the hashing workers hold now (released after 2 s idle)",
             hash_memory_bytes.clone(),
         );
+        registry.register(
+            "mails",
+            "Mails by kind and outcome: sent, retried (one per failed attempt that will be tried again), failed (retries spent), dropped (queue full)",
+            mails.clone(),
+        );
         Self {
             registry,
             requests,
@@ -146,6 +159,7 @@ impl Default for Metrics {
             sessions,
             hash_memory_allocations,
             hash_memory_bytes,
+            mails,
         }
     }
 }
@@ -182,6 +196,13 @@ impl Metrics {
     pub fn hash_memory_released(&self, bytes: u64) {
         self.hash_memory_bytes
             .dec_by(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    /// One mail of `kind` reached `outcome` (sent, retried, failed, dropped).
+    pub fn mail(&self, kind: &'static str, outcome: &'static str) {
+        self.mails
+            .get_or_create(&MailLabels { kind, outcome })
+            .inc();
     }
 
     /// The text exposition, with the live-session gauge set to `active_sessions`.

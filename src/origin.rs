@@ -17,6 +17,16 @@ pub struct Origin {
 impl Origin {
     /// Parses a configured origin into its canonical form (lower-case, default port elided),
     /// the form browsers send in the `Origin` header (RFC 6454 §6.1).
+    /// The origin of an absolute http(s) URL (`https://app.example.com/path` ->
+    /// `https://app.example.com`).
+    pub fn parse_url_origin(url: &str) -> Result<Self, String> {
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Err("not an absolute URL".into());
+        };
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        Self::parse(&format!("{scheme}://{}", &rest[..end]))
+    }
+
     pub fn parse(input: &str) -> Result<Self, String> {
         let fail = |why: &str| {
             Err(format!(

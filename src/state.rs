@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::extract::FromRef;
 
-use crate::account::Accounts;
+use crate::account::{Accounts, MailFlows};
 use crate::audit::Audit;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -20,6 +20,7 @@ use crate::directory::Directory;
 use crate::gateway::Gateway;
 use crate::http::log::RequestLog;
 use crate::identity::Identity;
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::password::PasswordHasher;
 use crate::peer::TrustedProxies;
@@ -76,7 +77,7 @@ impl AppState {
             config.throttle.clone(),
             clock.clone(),
         );
-        let accounts = Arc::new(Accounts::new(
+        let mut accounts = Accounts::new(
             stores.users.clone(),
             stores.sessions.clone(),
             PasswordHasher::new(&config.password, metrics.clone())?,
@@ -84,7 +85,21 @@ impl AppState {
             audit.clone(),
             metrics.clone(),
             clock.clone(),
-        ));
+            stores.mail_tokens.clone(),
+        );
+        if let Some(mail) = &config.mail {
+            let mailer = Arc::new(Mailer::start(mail, metrics.clone())?);
+            accounts = accounts.with_mail(MailFlows::new(
+                mailer,
+                mail.clone(),
+                config.account.require_verified_email,
+                stores.users.clone(),
+                stores.mail_tokens.clone(),
+                audit.clone(),
+                clock.clone(),
+            ));
+        }
+        let accounts = Arc::new(accounts);
         let directory = Arc::new(Directory::new(stores.employees.clone(), clock.clone()));
         let cors = Arc::new(Cors::new(
             &config.cors,

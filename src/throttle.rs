@@ -112,6 +112,19 @@ impl Throttle {
         Ok(self.store.clear(&attempt.personal).await?)
     }
 
+    /// Counts one use of something limited that is not a login (a reset or verification mail)
+    /// under `key`; 429 once more than `limit` fall in one window.
+    pub async fn spend(&self, key: &str, limit: u32) -> Result<(), ApiError> {
+        let counter = self
+            .store
+            .hit(key, self.clock.now(), self.config.window)
+            .await?;
+        if counter.count > limit {
+            return Err(self.refusal(counter));
+        }
+        Ok(())
+    }
+
     fn refusal(&self, counter: Counter) -> ApiError {
         let wait = (counter.resets_at - self.clock.now())
             .whole_seconds()

@@ -7,6 +7,7 @@
 //! works on live in [`records`], a leaf the stores can name.
 
 pub mod records;
+mod recovery;
 
 use std::sync::Arc;
 
@@ -16,10 +17,13 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::password::{Password, PasswordHasher};
 use crate::peer::Peer;
-use crate::store::{NewUser, SessionStore, StoreError, UserStore, UserUpdate};
+use crate::store::{
+    MailTokenStore, NewUser, SessionStore, StoreError, TokenPurpose, UserStore, UserUpdate,
+};
 use crate::throttle::Throttle;
 
 pub use records::{DisplayName, Email, Role, User, UserId, Username};
+pub use recovery::{MailFlows, ResetRequest};
 
 /// Who makes a change, for the audit trail.
 #[derive(Clone, Copy, Debug)]
@@ -70,6 +74,9 @@ pub struct Accounts {
     audit: Audit,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
+    tokens: Arc<dyn MailTokenStore>,
+    /// `None` when `[mail]` is not configured: reset and verification are off.
+    mail: Option<Arc<MailFlows>>,
 }
 
 /// A password that equals the username (ignoring case) is refused wherever one is set.
@@ -93,6 +100,7 @@ impl Accounts {
         audit: Audit,
         metrics: Arc<Metrics>,
         clock: Arc<dyn Clock>,
+        tokens: Arc<dyn MailTokenStore>,
     ) -> Self {
         Self {
             users,
@@ -102,7 +110,15 @@ impl Accounts {
             audit,
             metrics,
             clock,
+            tokens,
+            mail: None,
         }
+    }
+
+    /// Turns on password reset and e-mail verification.
+    pub fn with_mail(mut self, flows: MailFlows) -> Self {
+        self.mail = Some(Arc::new(flows));
+        self
     }
 
     /// Creates an account: the password is hashed on the bounded pool, then the user stored.
@@ -137,6 +153,7 @@ impl Accounts {
                 .detail(format!("{} {}", user.role.as_str(), other.detail())),
         };
         self.audit.record(event).await;
+        self.verify_new_address(&user, peer).await;
         Ok(user)
     }
 
@@ -190,6 +207,7 @@ impl Accounts {
             return Err(ApiError::InvalidCredentials);
         };
         self.throttle.succeeded(&attempt).await?;
+        self.require_verified(&credentials.user, peer).await?;
         self.metrics.login(true);
         if self.passwords.needs_rehash(&credentials.password_hash) {
             let rehashed = self.passwords.hash(password).await?;
@@ -247,6 +265,10 @@ impl Accounts {
         let hash = self.passwords.hash(&new).await?;
         self.users.set_password_hash(user.id, &hash).await?;
         self.sessions.delete_others(user.id, keep).await?;
+        // A pending reset link must not undo the change (OWASP Forgot Password cheat sheet).
+        self.tokens
+            .delete_for_user(user.id, TokenPurpose::PasswordReset)
+            .await?;
         let event = self.audit.event("password_changed", peer).user(&user);
         self.audit.record(event).await;
         Ok(user)
@@ -268,6 +290,9 @@ impl Accounts {
         }
         // A password reset ends every session of the account (OWASP ASVS 5.0 V7.4.3).
         let ended = self.sessions.delete_for_user(user.id).await?;
+        self.tokens
+            .delete_for_user(user.id, TokenPurpose::PasswordReset)
+            .await?;
         let event = self
             .audit
             .event("password_changed", peer)
@@ -325,14 +350,22 @@ impl Accounts {
         Ok(Some(user))
     }
 
-    /// Changes name and e-mail; `None` leaves a field as it is, `Some(None)` clears it.
+    /// Changes name and e-mail; `None` leaves a field as it is, `Some(None)` clears it. A new
+    /// address is unverified, and (with mail on) is sent a verification link.
     pub async fn update_profile(
         &self,
         user: &User,
         name: Option<Option<DisplayName>>,
         email: Option<Option<Email>>,
+        peer: &Peer,
     ) -> Result<Option<User>, ApiError> {
-        Ok(self.users.update_profile(user.id, name, email).await?)
+        let updated = self.users.update_profile(user.id, name, email).await?;
+        if let Some(updated) = &updated
+            && updated.email != user.email
+        {
+            self.verify_new_address(updated, peer).await;
+        }
+        Ok(updated)
     }
 
     /// The holder deletes their account after proving their password: the user and every

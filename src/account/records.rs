@@ -174,6 +174,9 @@ pub struct User {
     pub name: Option<DisplayName>,
     #[schema(value_type = Option<String>)]
     pub email: Option<Email>,
+    /// Whether the holder proved `email` is theirs by opening the mailed link; changing the
+    /// address clears it.
+    pub email_verified: bool,
     #[serde(serialize_with = "crate::clock::serialize_rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: OffsetDateTime,

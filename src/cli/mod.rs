@@ -1,4 +1,5 @@
-//! The command line: `serve`, `demo`, `user ...`, `migrate`, `check-config`.
+//! The command line: `serve`, `demo`, `user ...`, `sessions ...`, `audit`, `migrate`,
+//! `check-config`, `doctor`, `openapi`, `mail test`.
 
 mod audit;
 mod demo;
@@ -52,6 +53,15 @@ enum Command {
     Doctor(doctor::DoctorArgs),
     /// Print the OpenAPI 3.1 document of the API (as served at /openapi.json).
     Openapi,
+    /// Check the [mail] settings.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// Send a test mail to ADDRESS now (no queue, no retries) and print what the server said.
+    Test { address: String },
 }
 
 pub fn main() -> ExitCode {
@@ -110,6 +120,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 Err(anyhow::Error::new(DoctorFound))
             }
+        }
+        Command::Mail(MailCommand::Test { address }) => {
+            let config = load()?;
+            let mail = config.mail.as_ref().ok_or_else(|| {
+                anyhow::anyhow!("no [mail] section in the configuration: mail is off")
+            })?;
+            let mailer = crate::mail::Mailer::start(mail, Default::default())?;
+            let answer = mailer.send_test(&address).await?;
+            println!("sent to {address}: {answer}");
+            Ok(())
         }
         Command::CheckConfig => {
             let config = load()?;

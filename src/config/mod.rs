@@ -82,6 +82,57 @@ pub struct Config {
     pub password: PasswordConfig,
     pub log: LogConfig,
     pub gateway: GatewayConfig,
+    /// `None` without a `[mail]` section: password reset and e-mail verification are off.
+    pub mail: Option<MailConfig>,
+    pub account: AccountConfig,
+}
+
+/// How mail leaves.
+#[derive(Clone)]
+pub enum MailTransport {
+    /// `smtp://` (STARTTLS when the server offers it, unless `?tls=required`) or `smtps://`.
+    Smtp { url: String },
+    /// Each mail printed to standard output (development; `gatehouse demo`).
+    Console,
+}
+
+impl fmt::Debug for MailTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Smtp { url } => write!(f, "Smtp({})", redact_url(url)),
+            Self::Console => f.write_str("Console"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MailConfig {
+    pub transport: MailTransport,
+    /// The `From` mailbox, e.g. `Gatehouse <no-reply@example.com>`.
+    pub from: String,
+    /// The app's URL; mailed links are `{link_base}#reset/TOKEN` and
+    /// `{link_base}#verify-email/TOKEN`.
+    pub link_base: String,
+    /// Longest one SMTP delivery may take.
+    pub timeout: std::time::Duration,
+    /// Further attempts after a failed delivery, the wait doubling from `retry_delay`.
+    pub retries: u32,
+    pub retry_delay: std::time::Duration,
+    /// Mails waiting to be sent; beyond it a new mail is dropped (logged and counted).
+    pub queue_capacity: usize,
+    /// A folder whose `password_reset.txt`, `password_reset.html`, `email_verification.txt`
+    /// and `email_verification.html` replace the built-in templates.
+    pub templates_dir: Option<std::path::PathBuf>,
+    pub reset_token_ttl: Duration,
+    pub verification_token_ttl: Duration,
+    /// Whether confirming a reset also logs the browser in.
+    pub reset_logs_in: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AccountConfig {
+    /// Refuse login (403 `email_unverified`) until the account's e-mail address is verified.
+    pub require_verified_email: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -124,7 +175,7 @@ impl DatabaseConfig {
 }
 
 /// `scheme://user:password@host/...` -> `scheme://[redacted]@host/...`.
-fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             format!("{}://[redacted]@{}", &url[..scheme], &url[at + 1..])

@@ -19,6 +19,50 @@ pub(super) struct Raw {
     pub(super) password: RawPassword,
     pub(super) log: RawLog,
     pub(super) gateway: RawGateway,
+    pub(super) mail: Option<RawMail>,
+    pub(super) account: RawAccount,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawMail {
+    pub(super) transport: String,
+    pub(super) smtp_url: String,
+    pub(super) from: String,
+    pub(super) link_base: String,
+    pub(super) timeout_ms: u64,
+    pub(super) retries: u32,
+    pub(super) retry_delay_ms: u64,
+    pub(super) queue_capacity: usize,
+    pub(super) templates_dir: String,
+    pub(super) reset_token_ttl_secs: i64,
+    pub(super) verification_token_ttl_secs: i64,
+    pub(super) reset_logs_in: bool,
+}
+
+impl Default for RawMail {
+    fn default() -> Self {
+        Self {
+            transport: "smtp".into(),
+            smtp_url: String::new(),
+            from: String::new(),
+            link_base: String::new(),
+            timeout_ms: 10_000,
+            retries: 5,
+            retry_delay_ms: 2_000,
+            queue_capacity: 1_000,
+            templates_dir: String::new(),
+            reset_token_ttl_secs: 30 * 60,
+            verification_token_ttl_secs: 2 * 24 * 3600,
+            reset_logs_in: true,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawAccount {
+    pub(super) require_verified_email: bool,
 }
 
 #[derive(Deserialize)]

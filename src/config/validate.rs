@@ -34,6 +34,14 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
     let gateway = server
         .as_ref()
         .map(|server| gateway(&raw.gateway, server, &mut problems));
+    let mail = match (&raw.mail, &server) {
+        (Some(m), Some(server)) => mail(m, server, &cors, &mut problems),
+        _ => None,
+    };
+    // Without mail no address can be verified, so nobody could ever log in.
+    if raw.account.require_verified_email && raw.mail.is_none() {
+        problems.push("account.require_verified_email = true needs a [mail] section (verification links are mailed); add one, or set it to false".into());
+    }
     match (problems.is_empty(), server, gateway) {
         (true, Some(server), Some(gateway)) => Ok(Config {
             server,
@@ -49,6 +57,10 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
                 filter: raw.log.filter,
             },
             gateway,
+            mail,
+            account: AccountConfig {
+                require_verified_email: raw.account.require_verified_email,
+            },
         }),
         _ => Err(ConfigError(problems)),
     }
@@ -424,6 +436,7 @@ fn password(p: &RawPassword, problems: &mut Problems) -> PasswordConfig {
 /// over.
 const OWN_PATHS: &[&str] = &[
     "/session",
+    "/password-reset",
     "/sessions",
     "/users",
     "/employees",
@@ -567,4 +580,96 @@ fn gateway(raw: &RawGateway, server: &ServerConfig, problems: &mut Problems) -> 
             raw.issuer.clone()
         },
     }
+}
+
+fn mail(
+    raw: &RawMail,
+    server: &ServerConfig,
+    cors: &CorsConfig,
+    problems: &mut Problems,
+) -> Option<MailConfig> {
+    let before = problems.len();
+    let transport = match raw.transport.as_str() {
+        "console" => MailTransport::Console,
+        "smtp" => {
+            let url = raw.smtp_url.trim();
+            let scheme_ok = url.starts_with("smtp://") || url.starts_with("smtps://");
+            let host = url.split_once("://").map(|(_, rest)| {
+                let rest = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+                rest.split([':', '/', '?']).next().unwrap_or_default()
+            });
+            if !scheme_ok || host.is_none_or(str::is_empty) {
+                problems.push(format!(
+                    "mail.smtp_url = {:?}: write smtp://[USER:PASSWORD@]HOST[:PORT] (STARTTLS when the server offers it; add ?tls=required to insist) or smtps://… (TLS from the first byte)",
+                    crate::config::redact_url(url)
+                ));
+            }
+            MailTransport::Smtp {
+                url: url.to_owned(),
+            }
+        }
+        other => {
+            problems.push(format!(
+                "mail.transport = {other:?}: use \"smtp\" (with smtp_url) or \"console\" (print mails; development)"
+            ));
+            MailTransport::Console
+        }
+    };
+    if raw.from.parse::<lettre::message::Mailbox>().is_err() {
+        problems.push(format!(
+            "mail.from = {:?} is not a mailbox; write \"no-reply@example.com\" or \"Gatehouse <no-reply@example.com>\"",
+            raw.from
+        ));
+    }
+    match Origin::parse_url_origin(&raw.link_base) {
+        Err(why) => problems.push(format!(
+            "mail.link_base = {:?}: {why}; write the URL of your app's page, e.g. \"https://app.example.com/\" (links add #reset/TOKEN)",
+            raw.link_base
+        )),
+        Ok(origin) if origin != server.public_origin && !cors.allowed_origins.contains(&origin) => {
+            problems.push(format!(
+                "mail.link_base {:?} is on {origin}, which is neither server.public_origin nor in cors.allowed_origins, so the page it opens could not call Gatehouse; link to your app",
+                raw.link_base
+            ));
+        }
+        Ok(_) => {}
+    }
+    if raw.link_base.contains('#') {
+        problems.push("mail.link_base must not contain '#': Gatehouse adds #reset/TOKEN and #verify-email/TOKEN (in the fragment, tokens never reach a server log)".into());
+    }
+    if raw.timeout_ms == 0 || raw.queue_capacity == 0 || raw.retry_delay_ms == 0 {
+        problems.push(
+            "mail.timeout_ms, mail.retry_delay_ms and mail.queue_capacity must be at least 1"
+                .into(),
+        );
+    }
+    if !(60..=24 * 3600).contains(&raw.reset_token_ttl_secs) {
+        problems.push("mail.reset_token_ttl_secs must be between 60 and 86400 (a reset link is a password; keep it short: default 1800)".into());
+    }
+    if !(60..=30 * 24 * 3600).contains(&raw.verification_token_ttl_secs) {
+        problems.push("mail.verification_token_ttl_secs must be between 60 and 2592000 (default 172800, two days)".into());
+    }
+    let templates_dir =
+        (!raw.templates_dir.is_empty()).then(|| std::path::PathBuf::from(&raw.templates_dir));
+    if let Some(dir) = &templates_dir
+        && !dir.is_dir()
+    {
+        problems.push(format!(
+            "mail.templates_dir {} is not a folder; create it or leave the key empty for the built-in templates",
+            dir.display()
+        ));
+    }
+    (problems.len() == before).then(|| MailConfig {
+        transport,
+        from: raw.from.clone(),
+        link_base: raw.link_base.clone(),
+        timeout: std::time::Duration::from_millis(raw.timeout_ms),
+        retries: raw.retries,
+        retry_delay: std::time::Duration::from_millis(raw.retry_delay_ms),
+        queue_capacity: raw.queue_capacity,
+        templates_dir,
+        reset_token_ttl: Duration::seconds(raw.reset_token_ttl_secs),
+        verification_token_ttl: Duration::seconds(raw.verification_token_ttl_secs),
+        reset_logs_in: raw.reset_logs_in,
+    })
 }

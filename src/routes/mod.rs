@@ -20,6 +20,7 @@ pub mod gateway;
 mod health;
 mod ops;
 mod race;
+mod recovery;
 mod session;
 mod sessions;
 mod users;
@@ -45,6 +46,9 @@ pub const PUBLIC_OPERATIONS: &[(&str, &str)] = &[
     ("delete", "/session"),
     ("delete", "/session/{id}"),
     ("post", "/users"),
+    ("post", "/password-reset"),
+    ("post", "/password-reset/confirm"),
+    ("post", "/users/me/email/verify"),
     ("get", "/race/results"),
     ("post", "/race/results"),
     ("get", "/healthz"),
@@ -71,6 +75,7 @@ fn sessionless() -> OpenApiRouter<AppState> {
 fn anonymous() -> OpenApiRouter<AppState> {
     session::router()
         .merge(users::sign_up_router())
+        .merge(recovery::anonymous_router())
         .merge(gateway::forward_auth_router())
 }
 
@@ -78,6 +83,7 @@ fn anonymous() -> OpenApiRouter<AppState> {
 fn private() -> OpenApiRouter<AppState> {
     sessions::router()
         .merge(users::router())
+        .merge(recovery::router())
         .merge(employees::router())
 }
 

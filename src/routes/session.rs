@@ -40,6 +40,15 @@ pub struct SessionBody {
     pub _csrf: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// What this server offers (on `GET /session` only), so an app shows only what works.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub features: Option<Features>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Features {
+    /// Password reset and e-mail verification (`[mail]` is configured).
+    pub mail: bool,
 }
 
 impl SessionBody {
@@ -51,6 +60,7 @@ impl SessionBody {
             user: None,
             _csrf: csrf,
             expires_at: None,
+            features: None,
         }
     }
 
@@ -63,6 +73,7 @@ impl SessionBody {
             user: Some(auth.user.clone()),
             _csrf: sessions.csrf_token(&context).unwrap_or_default(),
             expires_at: Some(rfc3339(sessions.expires_at(&auth.session))),
+            features: None,
         }
     }
 }
@@ -73,15 +84,24 @@ impl SessionBody {
 ))]
 async fn check_session(
     State(sessions): State<Arc<SessionManager>>,
+    State(accounts): State<Arc<Accounts>>,
     Extension(context): Extension<SessionContext>,
 ) -> Response {
+    let features = Some(Features {
+        mail: accounts.mail_enabled(),
+    });
     match &context {
-        SessionContext::Authenticated(auth) => {
-            Json(SessionBody::logged_in(&sessions, auth)).into_response()
-        }
+        SessionContext::Authenticated(auth) => Json(SessionBody {
+            features,
+            ..SessionBody::logged_in(&sessions, auth)
+        })
+        .into_response(),
         SessionContext::Anonymous { pre_nonce } => {
             let (csrf, cookies) = sessions.anonymous_token(pre_nonce.as_deref());
-            cookies.attach(Json(SessionBody::anonymous(csrf)))
+            cookies.attach(Json(SessionBody {
+                features,
+                ..SessionBody::anonymous(csrf)
+            }))
         }
     }
 }

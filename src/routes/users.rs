@@ -42,7 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct UserReply {
-    user: User,
+    pub user: User,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -69,7 +69,7 @@ struct SignUp {
 
 /// Creates an account and logs it in.
 #[utoipa::path(post, path = "/users", tag = "accounts", request_body = SignUp, responses(
-    (status = 201, description = "Created and logged in; a new session cookie is set", body = SessionBody),
+    (status = 201, description = "Created and logged in; a new session cookie is set. With `account.require_verified_email` and an address, created but not logged in (`auth: false`) until the mailed link is opened", body = SessionBody),
     (status = 403, description = "`csrf_token_missing`, `csrf_token_invalid`, `origin_not_allowed`", body = ErrorBody),
     (status = 409, description = "`username_taken`", body = ErrorBody),
     (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
@@ -98,6 +98,11 @@ async fn sign_up(
         email: body.email.and_then(|v| Email::parse(&v).ok().flatten()),
     };
     let user = accounts.create(account, Actor::Owner, &peer).await?;
+    if accounts.blocks_login(&user) {
+        // `account.require_verified_email`: created, the link mailed, no session until verified.
+        let (csrf, cookies) = sessions.end(&context, &peer).await?;
+        return Ok(cookies.attach((StatusCode::CREATED, Json(SessionBody::anonymous(csrf)))));
+    }
     let (auth, cookies) = sessions.start(user, false, &context, &peer).await?;
     Ok(cookies.attach((
         StatusCode::CREATED,
@@ -209,6 +214,7 @@ fn optional_field<T>(
 async fn update_profile(
     State(accounts): State<Arc<Accounts>>,
     CurrentUser(auth): CurrentUser,
+    peer: Peer,
     ApiJson(body): ApiJson<ProfileChange>,
 ) -> Result<Json<UserReply>, ApiError> {
     validate(&body)?;
@@ -220,7 +226,7 @@ async fn update_profile(
         .email
         .map(|v| v.and_then(|t| Email::parse(&t).ok().flatten()));
     let user = accounts
-        .update_profile(&auth.user, name, email)
+        .update_profile(&auth.user, name, email, &peer)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
     Ok(Json(UserReply { user }))

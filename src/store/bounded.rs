@@ -12,9 +12,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{
-    AuditEvent, AuditStore, Counter, Credentials, EmployeeStore, IdleCutoffs, NewUser, Ping,
-    SessionRecord, SessionStore, StoreError, StoreResult, Stores, ThrottleStore, UserStore,
-    UserUpdate,
+    AuditEvent, AuditStore, Counter, Credentials, EmployeeStore, IdleCutoffs, MailToken,
+    MailTokenStore, NewUser, Ping, SessionRecord, SessionStore, StoreError, StoreResult, Stores,
+    ThrottleStore, TokenPurpose, UserStore, UserUpdate,
 };
 use crate::account::records::{DisplayName, Email, User, UserId, Username};
 use crate::directory::records::{Employee, EmployeeId, EmployeeInput, EmployeeSummary};
@@ -49,6 +49,7 @@ impl Stores {
             employees: Bounded::wrap(self.employees, limit),
             throttle: Bounded::wrap(self.throttle, limit),
             audit: Bounded::wrap(self.audit, limit),
+            mail_tokens: Bounded::wrap(self.mail_tokens, limit),
             backends: self
                 .backends
                 .into_iter()
@@ -84,6 +85,16 @@ bounded!(UserStore {
         email: Option<Option<Email>>
     ) -> Option<User>;
     fn delete(&self, id: UserId) -> bool;
+    fn mark_email_verified(&self, id: UserId, email: &Email) -> bool;
+    fn with_verified_email(&self, email: &Email) -> Vec<User>;
+});
+
+bounded!(MailTokenStore {
+    fn replace(&self, token: &MailToken) -> ();
+    fn find(&self, hash: &[u8; 32], purpose: TokenPurpose) -> Option<MailToken>;
+    fn take(&self, hash: &[u8; 32], purpose: TokenPurpose) -> Option<MailToken>;
+    fn delete_for_user(&self, user_id: UserId, purpose: TokenPurpose) -> u64;
+    fn delete_expired(&self, now: OffsetDateTime) -> u64;
 });
 
 bounded!(SessionStore {

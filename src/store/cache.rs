@@ -272,6 +272,14 @@ impl UserStore for Cached {
     async fn delete(&self, id: UserId) -> StoreResult<bool> {
         self.written(self.users.delete(id).await)
     }
+
+    async fn mark_email_verified(&self, id: UserId, email: &Email) -> StoreResult<bool> {
+        self.written(self.users.mark_email_verified(id, email).await)
+    }
+
+    async fn with_verified_email(&self, email: &Email) -> StoreResult<Vec<User>> {
+        self.users.with_verified_email(email).await
+    }
 }
 
 #[async_trait]

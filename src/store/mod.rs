@@ -92,6 +92,54 @@ pub trait UserStore: Send + Sync + 'static {
     ) -> StoreResult<Option<User>>;
     /// Deletes a user and, with them, their sessions.
     async fn delete(&self, id: UserId) -> StoreResult<bool>;
+    /// Marks `email` verified if it is still the user's address; `false` otherwise.
+    async fn mark_email_verified(&self, id: UserId, email: &Email) -> StoreResult<bool>;
+    /// The accounts whose verified address is `email` (ignoring case).
+    async fn with_verified_email(&self, email: &Email) -> StoreResult<Vec<User>>;
+}
+
+/// What a mailed token is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenPurpose {
+    PasswordReset,
+    EmailVerification,
+}
+
+impl TokenPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PasswordReset => "password_reset",
+            Self::EmailVerification => "email_verification",
+        }
+    }
+}
+
+/// A mailed single-use token; only its hash is stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MailToken {
+    pub hash: [u8; 32],
+    pub user_id: UserId,
+    pub purpose: TokenPurpose,
+    /// The address the mail went to (for verification: the address being proved).
+    pub email: Email,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// Password-reset and verification tokens, kept in the database (not the session store).
+#[async_trait]
+pub trait MailTokenStore: Send + Sync + 'static {
+    /// Stores `token` and deletes every other token of its user and purpose: only the newest
+    /// one lives.
+    async fn replace(&self, token: &MailToken) -> StoreResult<()>;
+    /// The token with this hash and purpose, left in place.
+    async fn find(&self, hash: &[u8; 32], purpose: TokenPurpose) -> StoreResult<Option<MailToken>>;
+    /// Deletes the token with this hash and purpose and returns it (so it is used once).
+    async fn take(&self, hash: &[u8; 32], purpose: TokenPurpose) -> StoreResult<Option<MailToken>>;
+    /// Deletes every token of a user for `purpose`; the number deleted.
+    async fn delete_for_user(&self, user_id: UserId, purpose: TokenPurpose) -> StoreResult<u64>;
+    /// Deletes tokens past their expiry; the number deleted.
+    async fn delete_expired(&self, now: OffsetDateTime) -> StoreResult<u64>;
 }
 
 /// A stored session. The secret itself is never stored, only its hash.
@@ -228,14 +276,19 @@ pub struct Stores {
     pub employees: Arc<dyn EmployeeStore>,
     pub throttle: Arc<dyn ThrottleStore>,
     pub audit: Arc<dyn AuditStore>,
+    pub mail_tokens: Arc<dyn MailTokenStore>,
     /// Every backend in use, by name, for readiness checks.
     backends: Vec<(&'static str, Arc<dyn Ping>)>,
 }
 
 /// Everything a relational backend holds.
-trait SqlBackend: UserStore + SessionStore + EmployeeStore + ThrottleStore + AuditStore + Ping {}
-impl<T: UserStore + SessionStore + EmployeeStore + ThrottleStore + AuditStore + Ping> SqlBackend
-    for T
+trait SqlBackend:
+    UserStore + SessionStore + EmployeeStore + ThrottleStore + AuditStore + MailTokenStore + Ping
+{
+}
+impl<
+    T: UserStore + SessionStore + EmployeeStore + ThrottleStore + AuditStore + MailTokenStore + Ping,
+> SqlBackend for T
 {
 }
 
@@ -266,6 +319,7 @@ impl Stores {
             employees: store.clone(),
             throttle: store.clone(),
             audit: store.clone(),
+            mail_tokens: store.clone(),
             backends: vec![(name, store)],
         }
     }

@@ -80,3 +80,8 @@ mod security {
     use super::*;
     crate::store::sql::security_stores!(PostgresStore, sqlx::postgres::PgRow);
 }
+
+mod tokens {
+    use super::*;
+    crate::store::sql::token_store!(PostgresStore, sqlx::postgres::PgRow);
+}

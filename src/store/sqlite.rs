@@ -86,3 +86,8 @@ mod security {
     use super::*;
     crate::store::sql::security_stores!(SqliteStore, sqlx::sqlite::SqliteRow);
 }
+
+mod tokens {
+    use super::*;
+    crate::store::sql::token_store!(SqliteStore, sqlx::sqlite::SqliteRow);
+}

@@ -93,10 +93,20 @@ url = "sqlite://{}"
 
 [cookies]
 {}
+
+[mail]
+transport = "console"
+from = "Gatehouse demo <no-reply@gatehouse.invalid>"
+link_base = "{}/"
 "#,
         args.api_port,
         database.display(),
         demo_cookies(&app_origin, &api_origin, tls, args.gateway)?,
+        if args.gateway {
+            &api_origin
+        } else {
+            &app_origin
+        },
     );
     let toml = if args.gateway {
         std::fs::create_dir_all(&args.data_dir)?;

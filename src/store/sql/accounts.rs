@@ -30,6 +30,7 @@ macro_rules! account_stores {
                     .try_get::<Option<String>, _>("email")
                     .map_err(db_error)?
                     .map(Email::from_stored),
+                email_verified: row.try_get("email_verified").map_err(db_error)?,
                 created_at: from_unix(row.try_get("created_at").map_err(db_error)?),
             })
         }
@@ -67,7 +68,7 @@ macro_rules! account_stores {
                 let result = sqlx::query(
                     "INSERT INTO users (username, username_key, password_hash, role, disabled, name, email, created_at)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                     RETURNING id, username, role, disabled, name, email, created_at",
+                     RETURNING id, username, role, disabled, name, email, email_verified, created_at",
                 )
                 .bind(user.username.as_str())
                 .bind(user.username.key())
@@ -92,7 +93,7 @@ macro_rules! account_stores {
                 &self,
                 id: UserId,
             ) -> StoreResult<Option<User>> {
-                let row = sqlx::query("SELECT id, username, role, disabled, name, email, created_at FROM users WHERE id = $1")
+                let row = sqlx::query("SELECT id, username, role, disabled, name, email, email_verified, created_at FROM users WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&self.pool)
                     .await
@@ -105,7 +106,7 @@ macro_rules! account_stores {
                 username: &Username,
             ) -> StoreResult<Option<Credentials>> {
                     let row = sqlx::query(
-                    "SELECT id, username, role, disabled, name, email, created_at, password_hash
+                    "SELECT id, username, role, disabled, name, email, email_verified, created_at, password_hash
                      FROM users WHERE username_key = $1",
                 )
                 .bind(username.key())
@@ -122,7 +123,7 @@ macro_rules! account_stores {
             }
 
             async fn list(&self) -> StoreResult<Vec<User>> {
-                let rows = sqlx::query("SELECT id, username, role, disabled, name, email, created_at FROM users ORDER BY username_key")
+                let rows = sqlx::query("SELECT id, username, role, disabled, name, email, email_verified, created_at FROM users ORDER BY username_key")
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db_error)?;
@@ -137,7 +138,7 @@ macro_rules! account_stores {
                 let row = sqlx::query(
                     "UPDATE users SET role = COALESCE($1, role), disabled = COALESCE($2, disabled)
                      WHERE id = $3
-                     RETURNING id, username, role, disabled, name, email, created_at",
+                     RETURNING id, username, role, disabled, name, email, email_verified, created_at",
                 )
                 .bind(update.role.map(Role::as_str))
                 .bind(update.disabled)
@@ -155,10 +156,15 @@ macro_rules! account_stores {
                 email: Option<Option<Email>>,
             ) -> StoreResult<Option<User>> {
                 let row = sqlx::query(
+                    // A new address is unverified; setting the same one again keeps the state.
                     "UPDATE users SET name = CASE WHEN $1 THEN $2 ELSE name END,
+                                      email_verified = CASE WHEN $3 AND $4 IS NOT DISTINCT FROM email
+                                                            THEN email_verified
+                                                            WHEN $3 THEN FALSE
+                                                            ELSE email_verified END,
                                       email = CASE WHEN $3 THEN $4 ELSE email END
                      WHERE id = $5
-                     RETURNING id, username, role, disabled, name, email, created_at",
+                     RETURNING id, username, role, disabled, name, email, email_verified, created_at",
                 )
                 .bind(name.is_some())
                 .bind(name.flatten().map(|n| n.as_str().to_owned()))
@@ -178,6 +184,31 @@ macro_rules! account_stores {
                     .await
                     .map_err(db_error)?;
                 Ok(done.rows_affected() > 0)
+            }
+
+            async fn mark_email_verified(&self, id: UserId, email: &Email) -> StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE users SET email_verified = TRUE WHERE id = $1 AND email = $2",
+                )
+                .bind(id)
+                .bind(email.as_str())
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn with_verified_email(&self, email: &Email) -> StoreResult<Vec<User>> {
+                let rows = sqlx::query(
+                    "SELECT id, username, role, disabled, name, email, email_verified, created_at
+                     FROM users WHERE lower(email) = lower($1) AND email_verified
+                     ORDER BY username_key",
+                )
+                .bind(email.as_str())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+                rows.iter().map(user_from_row).collect()
             }
 
             async fn set_password_hash(

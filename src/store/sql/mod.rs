@@ -6,10 +6,12 @@
 mod accounts;
 mod directory;
 mod security;
+mod tokens;
 
 pub(super) use accounts::account_stores;
 pub(super) use directory::directory_store;
 pub(super) use security::security_stores;
+pub(super) use tokens::token_store;
 
 /// `%needle%` for LIKE, with LIKE's own wildcards escaped.
 pub(super) fn like_pattern(needle: &str) -> String {

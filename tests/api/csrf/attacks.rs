@@ -40,9 +40,21 @@ struct Scene {
 }
 
 async fn scene() -> Scene {
-    let app = TestApp::spawn().await;
+    // Mail on (printed, not sent), so the reset and verification routes do their work.
+    let link_base = format!("{}/", crate::support::APP_ORIGIN);
+    let app = TestApp::spawn_with(&[
+        ("GATEHOUSE__MAIL__TRANSPORT", "console"),
+        ("GATEHOUSE__MAIL__FROM", "no-reply@example.com"),
+        ("GATEHOUSE__MAIL__LINK_BASE", &link_base),
+    ])
+    .await;
     app.seed_directory().await;
     let password = app.add_user("root", Role::Admin).await;
+    // A verified address, set before anything reads (and caches) the account.
+    app.execute(
+        "UPDATE users SET email = 'root@example.com', email_verified = 1 WHERE username = 'root'",
+    )
+    .await;
     let mut victim = app.browser();
     let mut stale = Vec::new();
     stale.push(
@@ -116,6 +128,18 @@ async fn genuine(
             format!("/users/{}", scene.bob_id),
             Some(json!({"role": "admin"})),
         ),
+        ("POST", "/password-reset") => (path.to_owned(), Some(json!({"username": "root"}))),
+        ("POST", "/password-reset/confirm") => (
+            path.to_owned(),
+            Some(
+                json!({"token": token_text("password_reset"), "new_password": "a brand new passphrase 42"}),
+            ),
+        ),
+        ("POST", "/users/me/email/verify") => (
+            path.to_owned(),
+            Some(json!({ "token": token_text("email_verification") })),
+        ),
+        ("POST", "/users/me/email/verification") => (path.to_owned(), None),
         ("DELETE", "/sessions") => ("/sessions?scope=others".to_owned(), None),
         ("DELETE", "/sessions/{id}") => {
             (format!("/sessions/{}", second_id.as_str().unwrap()), None)
@@ -126,6 +150,45 @@ async fn genuine(
         _ => return None,
     };
     Some((concrete, body))
+}
+
+/// What the genuine request of `method path` needs in place first: a live mailed token, or an
+/// address that is not verified yet.
+async fn prepare(scene: &mut Scene, method: &Method, path: &str) {
+    match (method.as_str(), path) {
+        ("POST", "/password-reset/confirm") => mail_token(&scene.app, "password_reset").await,
+        ("POST", "/users/me/email/verify") => mail_token(&scene.app, "email_verification").await,
+        ("POST", "/users/me/email/verification") => {
+            let reply = scene
+                .victim
+                .send(
+                    Req::new(Method::PATCH, "/users/me").json(json!({"email": "new@example.com"})),
+                )
+                .await;
+            assert_eq!(reply.status, 200, "{}", reply.body);
+        }
+        _ => {}
+    }
+}
+
+fn token_text(purpose: &str) -> String {
+    format!("genuine-{purpose}-token")
+}
+
+/// Stores a live mailed token of `purpose` for root's address, as the mail flow stores one.
+async fn mail_token(app: &TestApp, purpose: &str) {
+    use sqlx::Connection;
+    let token = token_text(purpose);
+    let mut conn = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
+    sqlx::query(
+        "INSERT INTO mail_tokens (token_hash, user_id, purpose, email, created_at, expires_at)
+         SELECT $1, id, $2, 'root@example.com', 0, 4102444800 FROM users WHERE username = 'root'",
+    )
+    .bind(&gatehouse::crypto::hash(token.as_bytes())[..])
+    .bind(purpose)
+    .execute(&mut conn)
+    .await
+    .unwrap();
 }
 
 fn request(method: &Method, path: &str, body: &Option<Value>) -> Req {
@@ -154,6 +217,7 @@ async fn every_unsafe_route_refuses_forged_requests_and_accepts_the_genuine_one(
                 panic!("{method} {path} is a new unsafe route: add it to this test")
             });
         let what = format!("{method} {concrete}");
+        prepare(&mut scene, &method, &path).await;
         let before = snapshot(&scene.app).await;
         let valid = scene.victim.csrf.clone().unwrap();
 
@@ -255,7 +319,8 @@ async fn every_unsafe_route_refuses_forged_requests_and_accepts_the_genuine_one(
             "{what} changed something"
         );
 
-        // The control: the same request, done right, works and changes something.
+        // The control: the same request, done right, works and changes something (a reset
+        // request does its work after answering, so give it a moment).
         let reply = scene.victim.send(request(&method, &concrete, &body)).await;
         assert!(
             reply.status < 300,
@@ -263,6 +328,11 @@ async fn every_unsafe_route_refuses_forged_requests_and_accepts_the_genuine_one(
             reply.status,
             reply.body
         );
+        let mut waited = 0;
+        while snapshot(&scene.app).await == before && waited < 100 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            waited += 1;
+        }
         assert_ne!(snapshot(&scene.app).await, before, "{what} did nothing");
     }
 }

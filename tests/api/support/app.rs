@@ -115,6 +115,12 @@ impl TestApp {
         browser
     }
 
+    /// Runs one SQL statement on the SQLite file (test set-up the API cannot do).
+    pub async fn execute(&self, sql: &'static str) {
+        let mut conn = sqlx::SqliteConnection::connect(&self.db_url).await.unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+
     /// Rows in a table, read straight from the SQLite file.
     pub async fn count(&self, table: &str) -> i64 {
         let mut conn = sqlx::SqliteConnection::connect(&self.db_url).await.unwrap();
@@ -143,12 +149,12 @@ impl TestApp {
 }
 
 /// Every row of the tables that hold state a forged request could change (accounts, sessions,
-/// the directory), as text. Audit events and throttle counters are left out: refusals are
+/// the directory, mailed tokens), as text. Audit events and throttle counters are left out: refusals are
 /// meant to be recorded there.
 pub async fn snapshot(app: &TestApp) -> String {
     let mut conn = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
     let mut out = String::new();
-    for table in ["users", "sessions", "employees"] {
+    for table in ["users", "sessions", "employees", "mail_tokens"] {
         let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT name FROM pragma_table_info('{table}')"
         )))

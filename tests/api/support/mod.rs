@@ -5,6 +5,7 @@
 pub mod app;
 pub mod browser;
 pub mod services;
+pub mod smtp;
 pub mod upstream;
 
 pub use app::{TestApp, snapshot};
