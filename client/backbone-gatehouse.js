@@ -1,6 +1,7 @@
 // Gatehouse's Backbone.js adapter: the session model of the classic tutorials, done right.
 //
-//   SessionModel              one per page: getAuth / login / logout / signup, `change:auth`,
+//   SessionModel              one per page: getAuth / login / logout / signup, password reset
+//                             and e-mail verification (`features.mail`), `change:auth`,
 //                             and a jQuery prefilter that sends cookies and the CSRF token to
 //                             the API origin (and nowhere else).
 //   AuthenticatedModel        Backbone.Model / Collection whose sync sends the user to the login
@@ -54,6 +55,8 @@
 
   var SessionModel = Backbone.Model.extend({
     defaults: { auth: false },
+    // `{mail: bool}` once GET /session has answered.
+    features: {},
 
     // options.baseUrl: the API origin plus any prefix, e.g. 'https://api.example.com'.
     initialize: function (attributes, options) {
@@ -160,6 +163,35 @@
       return this.exchange('POST', this.baseUrl + '/users', account).done(this.announce.bind(this));
     },
 
+    /** `{username}` or `{email}`: asks for a reset link (202 whatever the input). */
+    requestPasswordReset: function (who) {
+      var body = who.email ? { email: who.email } : { username: who.username };
+      return this.exchange('POST', this.baseUrl + '/password-reset', body, true);
+    },
+
+    /** `{token, newPassword}` from the mailed link: sets the password and signs this browser in. */
+    confirmPasswordReset: function (reset) {
+      var body = { token: reset.token, new_password: reset.newPassword };
+      return this.exchange('POST', this.baseUrl + '/password-reset/confirm', body).done(this.announce.bind(this));
+    },
+
+    /** The mailed verification token: marks the address verified; resolves with `{user}`. */
+    verifyEmail: function (token) {
+      var session = this;
+      return this.exchange('POST', this.baseUrl + '/users/me/email/verify', { token: token }, true)
+        .then(function (reply) {
+          return session.getAuth().then(function () {
+            session.announce();
+            return reply;
+          });
+        });
+    },
+
+    /** Mails a new verification link to the signed-in user's address. */
+    resendVerification: function () {
+      return this.exchange('POST', this.baseUrl + '/users/me/email/verification', null, true);
+    },
+
     // `hold`: leave the reply to the caller instead of adopting it.
     exchange: function (type, url, body, hold) {
       var session = this;
@@ -182,6 +214,8 @@
     // A session reply is the whole truth: keys it lacks (user, id, ...) are cleared, in one
     // `set` so listeners see a single consistent change.
     adopt: function (reply) {
+      // What the server offers (`features`, only on GET /session) outlives other replies.
+      if (reply && reply.features) this.features = reply.features;
       var next = {};
       Object.keys(this.attributes).forEach(function (key) {
         next[key] = undefined;

@@ -6,7 +6,15 @@ export interface User {
   disabled: boolean;
   name: string | null;
   email: string | null;
+  /** The holder opened the link mailed to `email`; false again after a change of address. */
+  email_verified: boolean;
   created_at: string;
+}
+
+/** What the server offers, from `GET /session`. */
+export interface Features {
+  /** Password reset and e-mail verification (the server has `[mail]`). */
+  mail?: boolean;
 }
 
 /** A failed call: branch on `code`, never on `message`. */
@@ -57,6 +65,8 @@ export interface Session {
   readonly user: User | null;
   /** The session's absolute expiry (RFC 3339), when signed in. */
   readonly expiresAt: string | null;
+  /** What the server offers; `{}` until the first `GET /session` answered. */
+  readonly features: Features;
   on<E extends keyof SessionEvents>(event: E, listener: SessionEvents[E]): Session;
   off<E extends keyof SessionEvents>(event: E, listener: SessionEvents[E]): Session;
   /** Asks the server again (`GET /session`). */
@@ -72,6 +82,22 @@ export interface Session {
   logout(): Promise<unknown>;
   /** Creates the account and signs it in. */
   signup(account: SignUp): Promise<unknown>;
+  /**
+   * Asks for a password-reset link by username or e-mail address. Resolves the same way
+   * whether or not the account exists (the server answers 202 to every request); rejects with
+   * `rate_limited` or `mail_not_configured`.
+   */
+  requestPasswordReset(who: { username: string } | { email: string }): Promise<unknown>;
+  /**
+   * Sets a new password with the token of the mailed link (`#reset/TOKEN`): every session of
+   * the account ends and this browser is signed in. Rejects with `token_invalid` (used,
+   * expired or superseded) or `validation_failed` (`fields.new_password`).
+   */
+  confirmPasswordReset(reset: { token: string; newPassword: string }): Promise<unknown>;
+  /** Verifies the address with the mailed token (`#verify-email/TOKEN`); needs no sign-in. */
+  verifyEmail(token: string): Promise<{ user: User }>;
+  /** Mails a new verification link to the signed-in user's address. */
+  resendVerification(): Promise<unknown>;
   /**
    * Calls the API with cookies, JSON and the CSRF token; resolves with the parsed reply
    * (`null` when empty) and rejects with a `GatehouseError`.

@@ -21,6 +21,7 @@ export function createSession({ baseUrl, channelName = `gatehouse:${baseUrl}` } 
   const api = baseUrl.replace(/\/+$/, '');
   const listeners = new Map();
   let state = { auth: false, user: null, expiresAt: null };
+  let features = {};
   let csrfToken = null;
   let refreshing = Promise.resolve();
 
@@ -37,6 +38,7 @@ export function createSession({ baseUrl, channelName = `gatehouse:${baseUrl}` } 
   function absorb(body) {
     if (!body || typeof body !== 'object') return;
     if (typeof body._csrf === 'string') csrfToken = body._csrf;
+    if (body.features && typeof body.features === 'object') features = body.features;
     if (typeof body.auth === 'boolean') {
       setState(body.auth ? { auth: true, user: body.user, expiresAt: body.expires_at } : null);
     }
@@ -130,6 +132,9 @@ export function createSession({ baseUrl, channelName = `gatehouse:${baseUrl}` } 
     get expiresAt() {
       return state.expiresAt;
     },
+    get features() {
+      return features;
+    },
     on(event, listener) {
       if (!listeners.has(event)) listeners.set(event, new Set());
       listeners.get(event).add(listener);
@@ -164,6 +169,21 @@ export function createSession({ baseUrl, channelName = `gatehouse:${baseUrl}` } 
     },
     signup(account) {
       return change('POST', '/users', account);
+    },
+    requestPasswordReset({ username, email } = {}) {
+      return request('/password-reset', { method: 'POST', body: email ? { email } : { username }, hold: true });
+    },
+    confirmPasswordReset({ token, newPassword }) {
+      return change('POST', '/password-reset/confirm', { token, new_password: newPassword });
+    },
+    async verifyEmail(token) {
+      const reply = await request('/users/me/email/verify', { method: 'POST', body: { token }, hold: true });
+      await refresh();
+      announce();
+      return reply;
+    },
+    resendVerification() {
+      return request('/users/me/email/verification', { method: 'POST', hold: true });
     },
     fetch: request,
     close() {

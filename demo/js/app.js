@@ -2,8 +2,8 @@
 // routed content, and the router, started once we know who is signed in (seed 000's pattern).
 define([
   'jquery', 'backbone', 'backbone-gatehouse', 'api', 'router',
-  'views/header', 'views/race', 'models/race'
-], function ($, Backbone, Gatehouse, api, Router, HeaderView, RaceView, RaceResults) {
+  'views/header', 'views/race', 'models/race', 'views/recovery'
+], function ($, Backbone, Gatehouse, api, Router, HeaderView, RaceView, RaceResults, Recovery) {
   'use strict';
 
   function start(config) {
@@ -16,6 +16,7 @@ define([
 
     session.getAuth(function () {
       new HeaderView({ el: '#header', session: session, router: router }).render();
+      new Recovery.VerifyBannerView({ el: '#banner', session: session }).render();
       Backbone.history.start();
     }).fail(function () {
       $('#content').text('The API at ' + apiOrigin + ' does not answer. Is `gatehouse demo` running?');

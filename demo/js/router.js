@@ -2,9 +2,9 @@
 define([
   'jquery', 'backbone', 'backbone-gatehouse',
   'views/home', 'views/signin', 'views/signup', 'views/directory', 'views/employee',
-  'views/reports', 'views/notice', 'views/upstream'
+  'views/reports', 'views/notice', 'views/upstream', 'views/recovery'
 ], function ($, Backbone, Gatehouse, HomeView, SignInView, SignUpView, DirectoryView,
-             EmployeeView, ReportsView, NoticeView, UpstreamView) {
+             EmployeeView, ReportsView, NoticeView, UpstreamView, Recovery) {
   'use strict';
 
   return Backbone.Router.extend({
@@ -12,6 +12,9 @@ define([
       '': 'home',
       'login': 'signIn',
       'signup': 'signUp',
+      'forgot': 'forgot',
+      'reset/:token': 'reset',
+      'verify-email/:token': 'verifyEmail',
       'employees': 'directory',
       'employees/:id': 'employee',
       'employees/:id/reports': 'reports',
@@ -47,6 +50,18 @@ define([
 
     signUp: function () {
       this.show(new SignUpView({ session: this.session }));
+    },
+
+    forgot: function () {
+      this.show(new Recovery.ForgotView({ session: this.session }));
+    },
+
+    reset: function (token) {
+      this.show(new Recovery.ResetView({ session: this.session, token: token }));
+    },
+
+    verifyEmail: function (token) {
+      this.show(new Recovery.VerifyEmailView({ session: this.session, token: token }));
     },
 
     directory: function () {

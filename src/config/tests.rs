@@ -29,12 +29,25 @@ fn the_example_config_names_every_key_and_is_valid() {
     assert_eq!(keys("throttle"), 4);
     assert_eq!(keys("password"), 5);
     assert_eq!(keys("gateway"), 5);
+    assert_eq!(keys("account"), 1);
     for key in [
         "secret_key",
         "secret_key_file",
         "previous_secret_keys",
         "cert_file",
         "key_file",
+        "transport",
+        "smtp_url",
+        "from",
+        "link_base",
+        "timeout_ms",
+        "retries",
+        "retry_delay_ms",
+        "queue_capacity",
+        "templates_dir",
+        "reset_token_ttl_secs",
+        "verification_token_ttl_secs",
+        "reset_logs_in",
     ] {
         assert!(text.contains(&format!("# {key} = ")), "{key} is documented");
     }
@@ -360,4 +373,41 @@ fn tls_needs_both_files_and_an_https_public_origin() {
     let files = config.server.tls.expect("tls is on");
     assert_eq!(files.cert_file, std::path::Path::new("c.pem"));
     assert_eq!(files.key_file, std::path::Path::new("k.pem"));
+}
+
+#[test]
+fn mail_settings_that_cannot_work_are_refused_with_the_fix() {
+    let key = [("GATEHOUSE__SECURITY__SECRET_KEY", KEY)];
+    let cors = "[cors]\nallowed_origins = [\"http://localhost:8081\"]\n[cookies]\nsecure = false\n";
+    let text = problems(
+        &format!(
+            "{cors}[mail]\nsmtp_url = \"mail.example.com\"\nfrom = \"nobody\"\nlink_base = \"https://elsewhere.example/\"\n"
+        ),
+        &key,
+    );
+    assert!(text.contains("mail.smtp_url"), "{text}");
+    assert!(text.contains("mail.from"), "{text}");
+    assert!(
+        text.contains("neither server.public_origin nor in cors.allowed_origins"),
+        "{text}"
+    );
+    let fragment = problems(
+        &format!(
+            "{cors}[mail]\ntransport = \"console\"\nfrom = \"a@example.com\"\nlink_base = \"http://localhost:8081/#x\"\n"
+        ),
+        &key,
+    );
+    assert!(fragment.contains("must not contain '#'"), "{fragment}");
+    let no_mail = problems("[account]\nrequire_verified_email = true\n", &key);
+    assert!(no_mail.contains("needs a [mail] section"), "{no_mail}");
+    let ok = Config::from_sources(
+        &format!("{cors}[mail]\nsmtp_url = \"smtp://u:secret@mail.example.com\"\nfrom = \"Gatehouse <a@example.com>\"\nlink_base = \"http://localhost:8081/app\"\n"),
+        env(&key),
+    )
+    .unwrap();
+    let debug = format!("{:?}", ok.mail.unwrap());
+    assert!(
+        !debug.contains("secret"),
+        "the SMTP password never shows: {debug}"
+    );
 }

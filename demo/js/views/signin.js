@@ -10,6 +10,7 @@ define(['backbone', 'backbone-gatehouse', 'dom'], function (Backbone, Gatehouse,
         return 'Too many attempts. Try again in ' + (error.retryAfter || 'a few') + ' seconds.';
       case 'network_error': return 'The API cannot be reached.';
       case 'cookie_not_stored': return error.message;
+      case 'email_unverified': return 'Confirm your e-mail address first: we mailed you a new link.';
       default: return 'Signing in failed (' + error.code + ').';
     }
   }
@@ -24,6 +25,8 @@ define(['backbone', 'backbone-gatehouse', 'dom'], function (Backbone, Gatehouse,
 
     render: function () {
       this.$el.empty().append(dom.render('tpl-signin'));
+      // Offered only where the server can mail a link.
+      this.$('#forgot-link').prop('hidden', !this.session.features.mail);
       return this;
     },
 
