@@ -78,14 +78,12 @@ impl AppState {
             clock.clone(),
         );
         let mut accounts = Accounts::new(
-            stores.users.clone(),
-            stores.sessions.clone(),
+            &stores,
             PasswordHasher::new(&config.password, metrics.clone())?,
             throttle,
             audit.clone(),
             metrics.clone(),
             clock.clone(),
-            stores.mail_tokens.clone(),
         );
         if let Some(mail) = &config.mail {
             let mailer = Arc::new(Mailer::start(mail, metrics.clone())?);
@@ -93,8 +91,7 @@ impl AppState {
                 mailer,
                 mail.clone(),
                 config.account.require_verified_email,
-                stores.users.clone(),
-                stores.mail_tokens.clone(),
+                &stores,
                 audit.clone(),
                 clock.clone(),
             ));

@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::password::{Password, PasswordHasher};
 use crate::peer::Peer;
 use crate::store::{
-    MailTokenStore, NewUser, SessionStore, StoreError, TokenPurpose, UserStore, UserUpdate,
+    MailTokenStore, NewUser, SessionStore, StoreError, Stores, TokenPurpose, UserStore, UserUpdate,
 };
 use crate::throttle::Throttle;
 
@@ -92,25 +92,24 @@ fn check_not_username(
 }
 
 impl Accounts {
+    /// The services over `stores`' users, sessions and mailed tokens.
     pub fn new(
-        users: Arc<dyn UserStore>,
-        sessions: Arc<dyn SessionStore>,
+        stores: &Stores,
         passwords: PasswordHasher,
         throttle: Throttle,
         audit: Audit,
         metrics: Arc<Metrics>,
         clock: Arc<dyn Clock>,
-        tokens: Arc<dyn MailTokenStore>,
     ) -> Self {
         Self {
-            users,
-            sessions,
+            users: stores.users.clone(),
+            sessions: stores.sessions.clone(),
             passwords,
             throttle,
             audit,
             metrics,
             clock,
-            tokens,
+            tokens: stores.mail_tokens.clone(),
             mail: None,
         }
     }

@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::mail::{MailKind, Mailer};
 use crate::password::Password;
 use crate::peer::Peer;
-use crate::store::{MailToken, MailTokenStore, TokenPurpose, UserStore};
+use crate::store::{MailToken, MailTokenStore, Stores, TokenPurpose, UserStore};
 use crate::throttle::address_key;
 
 /// Reset requests per client address and window (`throttle.window_secs`): beyond it, 429.
@@ -46,8 +46,7 @@ impl MailFlows {
         mailer: Arc<Mailer>,
         config: MailConfig,
         require_verified_email: bool,
-        users: Arc<dyn UserStore>,
-        tokens: Arc<dyn MailTokenStore>,
+        stores: &Stores,
         audit: Audit,
         clock: Arc<dyn Clock>,
     ) -> Self {
@@ -55,8 +54,8 @@ impl MailFlows {
             mailer,
             config,
             require_verified_email,
-            users,
-            tokens,
+            users: stores.users.clone(),
+            tokens: stores.mail_tokens.clone(),
             audit,
             clock,
         }

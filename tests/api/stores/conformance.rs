@@ -8,7 +8,8 @@ use gatehouse::account::Role;
 use gatehouse::account::{DisplayName, Email, Username};
 use gatehouse::directory::EmployeeInput;
 use gatehouse::store::{
-    AuditEvent, Counter, IdleCutoffs, NewUser, SessionRecord, StoreError, Stores, UserUpdate,
+    AuditEvent, Counter, IdleCutoffs, MailToken, NewUser, SessionRecord, StoreError, Stores,
+    TokenPurpose, UserUpdate,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -608,11 +609,141 @@ async fn redis_forgets_sessions_at_their_idle_or_absolute_expiry_by_itself() {
     assert_eq!(left, ["kept"]);
 }
 
+fn mail_token(user_id: i64, byte: u8, purpose: TokenPurpose, email: &str) -> MailToken {
+    MailToken {
+        hash: [byte; 32],
+        user_id,
+        purpose,
+        email: Email::parse(email).unwrap().unwrap(),
+        created_at: t0(),
+        expires_at: t0() + Duration::minutes(30),
+    }
+}
+
+pub async fn mail_tokens_conform(stores: &Stores) {
+    let mut new = new_user("ada");
+    new.email = Email::parse("Ada@Example.com").unwrap();
+    let ada = stores.users.create(new).await.unwrap();
+    assert!(!ada.email_verified);
+    let address = Email::parse("Ada@Example.com").unwrap().unwrap();
+    assert!(
+        stores
+            .users
+            .with_verified_email(&address)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let other = Email::parse("other@example.com").unwrap().unwrap();
+    assert!(
+        !stores
+            .users
+            .mark_email_verified(ada.id, &other)
+            .await
+            .unwrap(),
+        "not her address"
+    );
+    assert!(
+        stores
+            .users
+            .mark_email_verified(ada.id, &address)
+            .await
+            .unwrap()
+    );
+    let lower = Email::parse("ada@example.com").unwrap().unwrap();
+    let found = stores.users.with_verified_email(&lower).await.unwrap();
+    assert_eq!(found.len(), 1, "found ignoring case");
+    assert!(found[0].email_verified);
+    // The same address again keeps the state; another one clears it.
+    let same = stores
+        .users
+        .update_profile(ada.id, None, Some(Some(address.clone())))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(same.email_verified);
+    let moved = stores
+        .users
+        .update_profile(ada.id, None, Some(Some(other.clone())))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!moved.email_verified);
+
+    let tokens = &stores.mail_tokens;
+    let reset = TokenPurpose::PasswordReset;
+    let verify = TokenPurpose::EmailVerification;
+    tokens
+        .replace(&mail_token(ada.id, 1, reset, "a@example.com"))
+        .await
+        .unwrap();
+    tokens
+        .replace(&mail_token(ada.id, 2, verify, "a@example.com"))
+        .await
+        .unwrap();
+    tokens
+        .replace(&mail_token(ada.id, 3, reset, "a@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(
+        tokens.find(&[1; 32], reset).await.unwrap(),
+        None,
+        "only the newest lives"
+    );
+    assert_eq!(
+        tokens.find(&[3; 32], reset).await.unwrap(),
+        Some(mail_token(ada.id, 3, reset, "a@example.com"))
+    );
+    assert_eq!(
+        tokens.find(&[3; 32], verify).await.unwrap(),
+        None,
+        "per purpose"
+    );
+    assert!(
+        tokens.find(&[2; 32], verify).await.unwrap().is_some(),
+        "other purposes stay"
+    );
+    assert!(tokens.take(&[3; 32], reset).await.unwrap().is_some());
+    assert_eq!(
+        tokens.take(&[3; 32], reset).await.unwrap(),
+        None,
+        "single use"
+    );
+    tokens
+        .replace(&mail_token(ada.id, 4, reset, "a@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(tokens.delete_for_user(ada.id, reset).await.unwrap(), 1);
+    assert!(tokens.find(&[2; 32], verify).await.unwrap().is_some());
+    assert_eq!(
+        tokens
+            .delete_expired(t0() + Duration::minutes(29))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        tokens
+            .delete_expired(t0() + Duration::minutes(30))
+            .await
+            .unwrap(),
+        1
+    );
+    // Tokens go with their account.
+    tokens
+        .replace(&mail_token(ada.id, 5, reset, "a@example.com"))
+        .await
+        .unwrap();
+    assert!(stores.delete_user(ada.id).await.unwrap());
+    assert_eq!(tokens.find(&[5; 32], reset).await.unwrap(), None);
+}
+
 /// The whole suite, once per backend: `store::BACKEND::SUITE`.
 macro_rules! conformance {
     ($($backend:ident),*) => {$(
         suites!($backend: users_conform, sessions_conform, concurrent_updates_conform,
-            throttle_counters_conform, audit_trail_conforms, employee_directory_conforms);
+            throttle_counters_conform, audit_trail_conforms, employee_directory_conforms,
+            mail_tokens_conform);
     )*};
 }
 
