@@ -110,7 +110,12 @@ impl App {
 /// login -> handlers.
 pub fn router(state: AppState) -> Router {
     let config = state.config();
-    let (router, openapi) = crate::routes::documented(&config.server.api_prefix, Some(&state));
+    let (router, mut openapi) = crate::routes::documented(&config.server.api_prefix, Some(&state));
+    if !state.accounts().mail_enabled()
+        && let Some(description) = openapi.info.description.as_mut()
+    {
+        description.push_str(" Mail is off on this server (no `[mail]` section): the password-reset and e-mail verification calls answer 404 `mail_not_configured`.");
+    }
     state.set_openapi(openapi.to_pretty_json().unwrap_or_default());
     router
         .merge(crate::routes::fallback(&state))

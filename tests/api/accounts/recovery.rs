@@ -425,6 +425,12 @@ async fn without_mail_the_calls_answer_not_configured_and_the_session_says_so() 
     let mut browser = app.browser();
     let session = browser.get("/session").await;
     assert_eq!(session.body["features"]["mail"], false);
+    let doc = browser.get("/openapi.json").await.body;
+    let description = doc["info"]["description"].as_str().unwrap();
+    assert!(
+        description.contains("Mail is off on this server"),
+        "{description}"
+    );
     for (path, body) in [
         ("/password-reset", json!({"username": "alice"})),
         (
@@ -484,6 +490,70 @@ async fn a_mail_server_that_is_down_gets_the_mail_when_it_comes_back() {
         metrics.contains(r#"gatehouse_mails_total{kind="password_reset",outcome="sent"} 1"#),
         "{metrics}"
     );
+}
+
+/// An app whose mail goes to `smtp`, retrying `retries` times, with dave's verified address.
+async fn app_for_dave(smtp: &SmtpServer, retries: &str) -> TestApp {
+    let app = spawn(smtp, &[("GATEHOUSE__MAIL__RETRIES", retries)]).await;
+    app.add_user("dave", gatehouse::account::Role::User).await;
+    app.execute(
+        "UPDATE users SET email = 'dave@example.com', email_verified = 1 WHERE username = 'dave'",
+    )
+    .await;
+    app
+}
+
+async fn metrics(app: &TestApp) -> String {
+    crate::support::raw_http(
+        app.addr,
+        b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_server_that_refuses_at_first_gets_the_mail_on_a_retry_and_one_that_always_refuses_is_counted()
+ {
+    let smtp = SmtpServer::start_refusing(2);
+    let app = app_for_dave(&smtp, "5").await;
+    let mut browser = app.browser();
+    browser.get("/session").await;
+    let reply = browser
+        .post("/password-reset", json!({"username": "dave"}))
+        .await;
+    assert_eq!(reply.status, 202);
+    let mails = smtp.wait_for(1).await;
+    assert!(mails[0].token("reset").is_some());
+    let text = metrics(&app).await;
+    assert!(
+        text.contains(r#"gatehouse_mails_total{kind="password_reset",outcome="retried"} 2"#),
+        "{text}"
+    );
+
+    let stubborn = SmtpServer::start_refusing(1000);
+    let app = app_for_dave(&stubborn, "2").await;
+    let mut browser = app.browser();
+    browser.get("/session").await;
+    let reply = browser
+        .post("/password-reset", json!({"username": "dave"}))
+        .await;
+    assert_eq!(reply.status, 202, "the requester learns nothing of it");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let failed = r#"gatehouse_mails_total{kind="password_reset",outcome="failed"} 1"#;
+    while !metrics(&app).await.contains(failed) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            metrics(&app).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let text = metrics(&app).await;
+    assert!(
+        text.contains(r#"gatehouse_mails_total{kind="password_reset",outcome="retried"} 2"#),
+        "two retries, then given up: {text}"
+    );
+    assert!(stubborn.mails().is_empty());
 }
 
 #[tokio::test]

@@ -55,12 +55,34 @@ impl SmtpServer {
 
     /// A server on `port` (a port a test configured while nothing listened there).
     pub fn start_on(port: u16) -> Self {
+        Self::spawn(port, None)
+    }
+
+    /// A server that answers the first `refusals` messages with 451 (try again later).
+    pub fn start_refusing(refusals: u32) -> Self {
+        Self::spawn(free_port(), Some(refusals))
+    }
+
+    fn spawn(port: u16, refusals: Option<u32>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut child = Command::new(PYTHON)
+        let mut command = Command::new(PYTHON);
+        command
             .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(dir.path().join("maildir"))
+            .arg(format!("127.0.0.1:{port}"));
+        match refusals {
+            None => command.args(["-c", "aiosmtpd.handlers.Mailbox"]),
+            Some(_) => command
+                .env(
+                    "PYTHONPATH",
+                    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/api/support"),
+                )
+                .args(["-c", "refusing_smtp.Refusing"]),
+        };
+        command.arg(dir.path().join("maildir"));
+        if let Some(n) = refusals {
+            command.arg(n.to_string());
+        }
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
