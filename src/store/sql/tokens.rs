@@ -27,6 +27,24 @@ macro_rules! token_store {
             })
         }
 
+        impl $store {
+            /// Runs `sql` (binding the hash and purpose) for at most one token row.
+            async fn one_token(
+                &self,
+                sql: &'static str,
+                hash: &[u8; 32],
+                purpose: TokenPurpose,
+            ) -> StoreResult<Option<MailToken>> {
+                let row: Option<$row> = sqlx::query(sql)
+                    .bind(&hash[..])
+                    .bind(purpose.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                row.map(|row| token_from_row(&row, hash, purpose)).transpose()
+            }
+        }
+
         #[async_trait::async_trait]
         impl MailTokenStore for $store {
             async fn replace(&self, token: &MailToken) -> StoreResult<()> {
@@ -59,16 +77,13 @@ macro_rules! token_store {
                 hash: &[u8; 32],
                 purpose: TokenPurpose,
             ) -> StoreResult<Option<MailToken>> {
-                let row: Option<$row> = sqlx::query(
+                self.one_token(
                     "SELECT user_id, email, created_at, expires_at FROM mail_tokens
                      WHERE token_hash = $1 AND purpose = $2",
+                    hash,
+                    purpose,
                 )
-                .bind(&hash[..])
-                .bind(purpose.as_str())
-                .fetch_optional(&self.pool)
                 .await
-                .map_err(db_error)?;
-                row.map(|row| token_from_row(&row, hash, purpose)).transpose()
             }
 
             async fn take(
@@ -77,16 +92,13 @@ macro_rules! token_store {
                 purpose: TokenPurpose,
             ) -> StoreResult<Option<MailToken>> {
                 // DELETE … RETURNING: of two requests with one token, one gets it.
-                let row: Option<$row> = sqlx::query(
+                self.one_token(
                     "DELETE FROM mail_tokens WHERE token_hash = $1 AND purpose = $2
                      RETURNING user_id, email, created_at, expires_at",
+                    hash,
+                    purpose,
                 )
-                .bind(&hash[..])
-                .bind(purpose.as_str())
-                .fetch_optional(&self.pool)
                 .await
-                .map_err(db_error)?;
-                row.map(|row| token_from_row(&row, hash, purpose)).transpose()
             }
 
             async fn delete_for_user(&self, user_id: UserId, purpose: TokenPurpose) -> StoreResult<u64> {

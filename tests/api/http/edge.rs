@@ -111,18 +111,7 @@ async fn security_headers_are_on_every_response() {
 #[tokio::test]
 async fn hsts_is_sent_for_an_https_public_origin_on_a_real_host_only() {
     // Behind a proxy that terminates TLS: the public origin says https.
-    let app = TestApp::spawn_with(&[
-        (
-            "GATEHOUSE__SERVER__PUBLIC_ORIGIN",
-            "https://api.example.com",
-        ),
-        ("GATEHOUSE__COOKIES__SECURE", "true"),
-        (
-            "GATEHOUSE__CORS__ALLOWED_ORIGINS",
-            "[\"https://app.example.com\"]",
-        ),
-    ])
-    .await;
+    let app = TestApp::spawn_with(&crate::support::BEHIND_TLS).await;
     let mut browser = app.browser();
     for path in ["/session", "/healthz", "/nowhere"] {
         let reply = browser.get(path).await;

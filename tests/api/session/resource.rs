@@ -388,18 +388,8 @@ async fn remember_me_sets_a_persistent_cookie_and_plain_login_does_not() {
 
 #[tokio::test]
 async fn secure_deployments_use_host_prefixed_secure_cookies() {
-    let app = TestApp::spawn_with(&[
-        (
-            "GATEHOUSE__SERVER__PUBLIC_ORIGIN",
-            "https://api.example.com",
-        ),
-        ("GATEHOUSE__COOKIES__SECURE", "true"),
-        (
-            "GATEHOUSE__CORS__ALLOWED_ORIGINS",
-            "[\"https://app.example.com\"]",
-        ),
-    ])
-    .await;
+    // Behind a proxy that terminates TLS: the public origin says https.
+    let app = TestApp::spawn_with(&crate::support::BEHIND_TLS).await;
     let mut browser = app.browser();
     browser.origin = Some("https://app.example.com".into());
     let reply = browser.get("/session").await;
