@@ -61,6 +61,8 @@ pub fn derive_key(secret_key: &[u8], context: &[u8]) -> [u8; 32] {
 pub struct Keys {
     cookie: [u8; 32],
     csrf: [u8; 32],
+    /// Seals second-factor secrets at rest.
+    seal: [u8; 32],
 }
 
 impl Keys {
@@ -68,6 +70,7 @@ impl Keys {
         Self {
             cookie: mac_with(&hash(secret_key), &[b"gatehouse cookie signing key"]),
             csrf: mac_with(&hash(secret_key), &[b"gatehouse csrf token key"]),
+            seal: mac_with(&hash(secret_key), &[b"gatehouse factor sealing key"]),
         }
     }
 
@@ -125,6 +128,47 @@ impl KeyRing {
     }
 }
 
+const NONCE_BYTES: usize = 12;
+
+/// Encrypts `secret` for storage with the current key, bound to `context` (the account), as
+/// nonce || ciphertext || tag (ChaCha20-Poly1305, RFC 8439; OWASP ASVS 5.0 V11.3: secrets at
+/// rest encrypted with an approved AEAD).
+impl KeyRing {
+    pub fn seal(&self, secret: &[u8], context: &[u8]) -> Vec<u8> {
+        let nonce = random_bytes::<NONCE_BYTES>();
+        let mut sealed = secret.to_vec();
+        aead_key(&self.current().seal)
+            .seal_in_place_append_tag(
+                ring::aead::Nonce::assume_unique_for_key(nonce),
+                ring::aead::Aad::from(context),
+                &mut sealed,
+            )
+            .expect("sealing a short secret cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        out
+    }
+
+    /// The secret `sealed` holds, if any key of the ring sealed it for `context`.
+    pub fn open(&self, sealed: &[u8], context: &[u8]) -> Option<Vec<u8>> {
+        let (nonce, body) = sealed.split_at_checked(NONCE_BYTES)?;
+        self.keys.iter().find_map(|keys| {
+            let mut buffer = body.to_vec();
+            let nonce = ring::aead::Nonce::try_assume_unique_for_key(nonce).ok()?;
+            let plain = aead_key(&keys.seal)
+                .open_in_place(nonce, ring::aead::Aad::from(context), &mut buffer)
+                .ok()?;
+            Some(plain.to_vec())
+        })
+    }
+}
+
+fn aead_key(key: &[u8; 32]) -> ring::aead::LessSafeKey {
+    let unbound = ring::aead::UnboundKey::new(&ring::aead::CHACHA20_POLY1305, key)
+        .expect("a 32-byte ChaCha20-Poly1305 key");
+    ring::aead::LessSafeKey::new(unbound)
+}
+
 /// Keyed BLAKE2b over length-prefixed parts (so `("ab","c")` and `("a","bc")` differ).
 fn mac_with(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
     let mut mac = <Blake2bMac<U32> as KeyInit>::new_from_slice(key).expect("32-byte key fits");
@@ -138,6 +182,32 @@ fn mac_with(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sealed_secret_opens_with_any_key_of_the_ring_for_its_context_only() {
+        let old = KeyRing::new([b"an older secret key of enough length".as_slice()]);
+        let sealed = old.seal(b"JBSWY3DPEHPK3PXP", b"user 7");
+        assert_ne!(&sealed[12..28], b"JBSWY3DPEHPK3PXP", "not in the clear");
+        let rotated = KeyRing::new([
+            b"the new secret key of enough length".as_slice(),
+            b"an older secret key of enough length".as_slice(),
+        ]);
+        assert_eq!(
+            rotated.open(&sealed, b"user 7").unwrap(),
+            b"JBSWY3DPEHPK3PXP"
+        );
+        assert_eq!(
+            rotated.open(&sealed, b"user 8"),
+            None,
+            "bound to its account"
+        );
+        let mut tampered = sealed.clone();
+        tampered[20] ^= 1;
+        assert_eq!(rotated.open(&tampered, b"user 7"), None);
+        let other = KeyRing::new([b"an unrelated secret key of length".as_slice()]);
+        assert_eq!(other.open(&sealed, b"user 7"), None);
+        assert_eq!(old.open(&sealed[..5], b"user 7"), None);
+    }
 
     #[test]
     fn cookie_mac_binds_the_cookie_name() {

@@ -56,6 +56,14 @@ pub enum ApiError {
     TokenInvalid,
     #[error("confirm your e-mail address first: open the link we mailed you")]
     EmailUnverified,
+    #[error("a second factor is on already; turn it off first to enrol a new one")]
+    TotpAlreadyEnabled,
+    #[error("this account has no second factor")]
+    TotpNotEnabled,
+    #[error(
+        "no login is waiting for a second factor in this browser; log in with the password again"
+    )]
+    MfaNotPending,
     #[error("a backing store is unavailable; retry shortly")]
     StoreUnavailable,
     #[error("the upstream API cannot be reached")]
@@ -86,6 +94,9 @@ pub const ERROR_CODES: &[&str] = &[
     "mail_not_configured",
     "token_invalid",
     "email_unverified",
+    "totp_already_enabled",
+    "totp_not_enabled",
+    "mfa_not_pending",
     "store_unavailable",
     "upstream_unavailable",
     "upstream_timeout",
@@ -144,6 +155,9 @@ impl ApiError {
             Self::MailNotConfigured => "mail_not_configured",
             Self::TokenInvalid => "token_invalid",
             Self::EmailUnverified => "email_unverified",
+            Self::TotpAlreadyEnabled => "totp_already_enabled",
+            Self::TotpNotEnabled => "totp_not_enabled",
+            Self::MfaNotPending => "mfa_not_pending",
             Self::StoreUnavailable => "store_unavailable",
             Self::UpstreamUnavailable => "upstream_unavailable",
             Self::UpstreamTimeout => "upstream_timeout",
@@ -170,6 +184,9 @@ impl ApiError {
             Self::MailNotConfigured => StatusCode::NOT_FOUND,
             Self::TokenInvalid => StatusCode::BAD_REQUEST,
             Self::EmailUnverified => StatusCode::FORBIDDEN,
+            Self::TotpAlreadyEnabled => StatusCode::CONFLICT,
+            Self::TotpNotEnabled => StatusCode::NOT_FOUND,
+            Self::MfaNotPending => StatusCode::UNAUTHORIZED,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -281,6 +298,9 @@ mod tests {
             ApiError::MailNotConfigured,
             ApiError::TokenInvalid,
             ApiError::EmailUnverified,
+            ApiError::TotpAlreadyEnabled,
+            ApiError::TotpNotEnabled,
+            ApiError::MfaNotPending,
             ApiError::StoreUnavailable,
             ApiError::UpstreamUnavailable,
             ApiError::UpstreamTimeout,

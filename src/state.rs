@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::extract::FromRef;
 
-use crate::account::{Accounts, MailFlows};
+use crate::account::{Accounts, FactorSettings, MailFlows};
 use crate::audit::Audit;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -66,7 +66,7 @@ impl AppState {
         let sessions = Arc::new(SessionManager::new(
             stores.sessions.clone(),
             stores.users.clone(),
-            keys,
+            keys.clone(),
             config.session.clone(),
             config.cookies.clone(),
             clock.clone(),
@@ -84,6 +84,10 @@ impl AppState {
             audit.clone(),
             metrics.clone(),
             clock.clone(),
+            FactorSettings {
+                keys: keys.clone(),
+                issuer: format!("Gatehouse ({})", config.server.public_origin.host()),
+            },
         );
         if let Some(mail) = &config.mail {
             let mailer = Arc::new(Mailer::start(mail, metrics.clone())?);

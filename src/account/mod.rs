@@ -6,6 +6,7 @@
 //! the CLI and the demo all call it, so every front end obeys the same rules. The records it
 //! works on live in [`records`], a leaf the stores can name.
 
+mod factors;
 pub mod records;
 mod recovery;
 
@@ -18,10 +19,12 @@ use crate::metrics::Metrics;
 use crate::password::{Password, PasswordHasher};
 use crate::peer::Peer;
 use crate::store::{
-    MailTokenStore, NewUser, SessionStore, StoreError, Stores, TokenPurpose, UserStore, UserUpdate,
+    FactorStore, MailTokenStore, NewUser, SessionStore, StoreError, Stores, TokenPurpose,
+    UserStore, UserUpdate,
 };
 use crate::throttle::Throttle;
 
+pub use factors::{FactorSettings, FactorState, SecondFactor, TotpEnrolment};
 pub use records::{DisplayName, Email, Role, User, UserId, Username};
 pub use recovery::{MailFlows, ResetRequest};
 
@@ -77,6 +80,8 @@ pub struct Accounts {
     tokens: Arc<dyn MailTokenStore>,
     /// `None` when `[mail]` is not configured: reset and verification are off.
     mail: Option<Arc<MailFlows>>,
+    factors: Arc<dyn FactorStore>,
+    factor_settings: FactorSettings,
 }
 
 /// A password that equals the username (ignoring case) is refused wherever one is set.
@@ -92,7 +97,7 @@ fn check_not_username(
 }
 
 impl Accounts {
-    /// The services over `stores`' users, sessions and mailed tokens.
+    /// The services over `stores`' users, sessions, mailed tokens and second factors.
     pub fn new(
         stores: &Stores,
         passwords: PasswordHasher,
@@ -100,6 +105,7 @@ impl Accounts {
         audit: Audit,
         metrics: Arc<Metrics>,
         clock: Arc<dyn Clock>,
+        factor_settings: FactorSettings,
     ) -> Self {
         Self {
             users: stores.users.clone(),
@@ -111,6 +117,8 @@ impl Accounts {
             clock,
             tokens: stores.mail_tokens.clone(),
             mail: None,
+            factors: stores.factors.clone(),
+            factor_settings,
         }
     }
 

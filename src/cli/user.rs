@@ -1,4 +1,4 @@
-//! `gatehouse user add|passwd|role|disable|list`: account administration against the
+//! `gatehouse user add|passwd|role|disable|list|mfa reset`: account administration against the
 //! configured database, for operators with shell access. Every command calls the same account
 //! services as the HTTP API, so it ends sessions and writes the audit trail exactly as the API
 //! does.
@@ -48,6 +48,16 @@ pub enum UserCommand {
     },
     /// List accounts.
     List,
+    /// Second factors of an account.
+    #[command(subcommand)]
+    Mfa(MfaCommand),
+}
+
+#[derive(Subcommand)]
+pub enum MfaCommand {
+    /// Remove the account's TOTP factor and recovery codes (a lost phone): it logs in with the
+    /// password alone until it enrols again; audited.
+    Reset { username: String },
 }
 
 fn failed(e: crate::error::ApiError) -> anyhow::Error {
@@ -160,6 +170,18 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
                 user.username,
                 if enable { "enabled" } else { "disabled" }
             );
+        }
+        UserCommand::Mfa(MfaCommand::Reset { username }) => {
+            let user = find(&state, &username).await?;
+            let had = accounts
+                .reset_factors(&user, Actor::Cli, &operator)
+                .await
+                .map_err(failed)?;
+            if had {
+                println!("second factor of {} removed", user.username);
+            } else {
+                println!("{} had no second factor", user.username);
+            }
         }
         UserCommand::List => {
             println!(

@@ -206,6 +206,7 @@ impl Gateway {
             self.cookie_names.session,
             self.cookie_names.pre,
             self.cookie_names.device,
+            self.cookie_names.pending,
         ];
         let kept: Vec<String> = headers
             .get_all(header::COOKIE)

@@ -16,6 +16,7 @@
 //! every other operation answers 401 to an anonymous caller.
 
 mod employees;
+mod factors;
 pub mod gateway;
 mod health;
 mod ops;
@@ -49,6 +50,7 @@ pub const PUBLIC_OPERATIONS: &[(&str, &str)] = &[
     ("post", "/password-reset"),
     ("post", "/password-reset/confirm"),
     ("post", "/users/me/email/verify"),
+    ("post", "/session/mfa"),
     ("get", "/race/results"),
     ("post", "/race/results"),
     ("get", "/healthz"),
@@ -76,6 +78,7 @@ fn anonymous() -> OpenApiRouter<AppState> {
     session::router()
         .merge(users::sign_up_router())
         .merge(recovery::anonymous_router())
+        .merge(factors::anonymous_router())
         .merge(gateway::forward_auth_router())
 }
 
@@ -84,6 +87,7 @@ fn private() -> OpenApiRouter<AppState> {
     sessions::router()
         .merge(users::router())
         .merge(recovery::router())
+        .merge(factors::router())
         .merge(employees::router())
 }
 

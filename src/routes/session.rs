@@ -40,6 +40,11 @@ pub struct SessionBody {
     pub _csrf: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// After a right password for an account with a second factor: the factors that can
+    /// complete the login at `POST /session/mfa` (no session exists yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub mfa_required: Option<Vec<&'static str>>,
     /// What this server offers (on `GET /session` only), so an app shows only what works.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub features: Option<Features>,
@@ -60,6 +65,7 @@ impl SessionBody {
             user: None,
             _csrf: csrf,
             expires_at: None,
+            mfa_required: None,
             features: None,
         }
     }
@@ -73,6 +79,7 @@ impl SessionBody {
             user: Some(auth.user.clone()),
             _csrf: sessions.csrf_token(&context).unwrap_or_default(),
             expires_at: Some(rfc3339(sessions.expires_at(&auth.session))),
+            mfa_required: None,
             features: None,
         }
     }
@@ -119,9 +126,9 @@ struct LoginRequest {
 
 /// Logs in: a new session, a new cookie and a new CSRF token.
 #[utoipa::path(post, path = "/session", tag = "session", request_body = LoginRequest, responses(
-    (status = 200, description = "Logged in", body = SessionBody),
+    (status = 200, description = "Logged in; or, for an account with a second factor, `auth: false` with `mfa_required` and no session yet", body = SessionBody),
     (status = 401, description = "`invalid_credentials`", body = ErrorBody),
-    (status = 403, description = "`csrf_token_missing`, `csrf_token_invalid`, `origin_not_allowed`", body = ErrorBody),
+    (status = 403, description = "`email_unverified` (with `account.require_verified_email`), `csrf_token_missing`, `csrf_token_invalid`, `origin_not_allowed`", body = ErrorBody),
     (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
     (status = 422, description = "`validation_failed`: username or password missing", body = ErrorBody),
     (status = 429, description = "`rate_limited`, with `Retry-After`", body = ErrorBody),
@@ -152,9 +159,17 @@ async fn login(
     let user = accounts
         .authenticate(username, &password, device.as_deref(), &peer)
         .await?;
-    let (auth, cookies) = sessions
-        .start(user, body.remember.unwrap_or(false), &context, &peer)
-        .await?;
+    let remember = body.remember.unwrap_or(false);
+    let factors = accounts.second_factors(&user).await?;
+    if !factors.is_empty() {
+        // Two-step login: no session until `POST /session/mfa` (OWASP ASVS 5.0 V6.3.3).
+        let (csrf, cookies) = sessions.begin_pending_login(&user, remember, &context);
+        return Ok(cookies.attach(Json(SessionBody {
+            mfa_required: Some(factors),
+            ..SessionBody::anonymous(csrf)
+        })));
+    }
+    let (auth, cookies) = sessions.start(user, remember, &context, &peer).await?;
     Ok(cookies.attach(Json(SessionBody::logged_in(&sessions, &auth))))
 }
 

@@ -1,4 +1,5 @@
-//! Reading and building Gatehouse's cookies: the session, pre-session and device cookies.
+//! Reading and building Gatehouse's cookies: the session, pre-session, device and pending-login
+//! cookies.
 //!
 //! Names are compared exactly, never percent-decoded, so a look-alike such as
 //! `%5F_Host-gatehouse_session` is just another cookie. When the same name appears with different
@@ -20,6 +21,8 @@ pub struct CookieNames {
     pub pre: &'static str,
     /// Marks a browser that has logged in to an account before (see `throttle`).
     pub device: &'static str,
+    /// A password login waiting for its second factor (see `pending`).
+    pub pending: &'static str,
 }
 
 impl CookieNames {
@@ -31,12 +34,14 @@ impl CookieNames {
                 session: "__Host-gatehouse_session",
                 pre: "__Host-gatehouse_pre",
                 device: "__Host-gatehouse_device",
+                pending: "__Host-gatehouse_mfa",
             }
         } else {
             Self {
                 session: "gatehouse_session",
                 pre: "gatehouse_pre",
                 device: "gatehouse_device",
+                pending: "gatehouse_mfa",
             }
         }
     }

@@ -11,6 +11,7 @@
 //! and it adds re-signed copies of cookies that verified only under an older key of the ring.
 
 pub mod cookies;
+mod pending;
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ use crate::peer::Peer;
 use crate::store::{IdleCutoffs, SessionRecord, SessionStore, StoreResult, UserStore};
 
 pub use cookies::CookieNames;
+pub use pending::{PENDING_LOGIN_LIFETIME, PendingLogin};
 
 /// A logged-in request: the session and its (freshly loaded) user.
 #[derive(Debug)]
@@ -225,23 +227,31 @@ impl SessionManager {
 
     /// The token for an anonymous reply, minting a pre-session cookie if there is none.
     pub fn anonymous_token(&self, pre_nonce: Option<&str>) -> (String, CookieChanges) {
-        let current = self.keys.current();
-        let mut changes = CookieChanges::default();
-        let token = match pre_nonce {
-            Some(nonce) => current.csrf_token("pre", nonce.as_bytes()),
+        match pre_nonce {
+            Some(nonce) => (
+                self.keys.current().csrf_token("pre", nonce.as_bytes()),
+                CookieChanges::default(),
+            ),
             None => {
-                let nonce = crypto::random_token();
-                let value = cookies::sign(current, self.names.pre, &nonce);
-                changes.set(cookies::set(
-                    &self.cookie_config,
-                    self.names.pre,
-                    value,
-                    None,
-                ));
-                current.csrf_token("pre", nonce.as_bytes())
+                let (token, changes, _) = self.mint_pre_session();
+                (token, changes)
             }
-        };
-        (token, changes)
+        }
+    }
+
+    /// A new pre-session: its token, the cookie that carries it, and its nonce.
+    fn mint_pre_session(&self) -> (String, CookieChanges, String) {
+        let current = self.keys.current();
+        let nonce = crypto::random_token();
+        let value = cookies::sign(current, self.names.pre, &nonce);
+        let mut changes = CookieChanges::default();
+        changes.set(cookies::set(
+            &self.cookie_config,
+            self.names.pre,
+            value,
+            None,
+        ));
+        (current.csrf_token("pre", nonce.as_bytes()), changes, nonce)
     }
 
     /// The session cookie for a secret, persistent for "remember me" sessions.

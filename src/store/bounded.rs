@@ -12,9 +12,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{
-    AuditEvent, AuditStore, Counter, Credentials, EmployeeStore, IdleCutoffs, MailToken,
-    MailTokenStore, NewUser, Ping, SessionRecord, SessionStore, StoreError, StoreResult, Stores,
-    ThrottleStore, TokenPurpose, UserStore, UserUpdate,
+    AuditEvent, AuditStore, Counter, Credentials, EmployeeStore, FactorStore, IdleCutoffs,
+    MailToken, MailTokenStore, NewUser, Ping, SessionRecord, SessionStore, StoreError, StoreResult,
+    Stores, ThrottleStore, TokenPurpose, TotpFactor, UserStore, UserUpdate,
 };
 use crate::account::records::{DisplayName, Email, User, UserId, Username};
 use crate::directory::records::{Employee, EmployeeId, EmployeeInput, EmployeeSummary};
@@ -50,6 +50,7 @@ impl Stores {
             throttle: Bounded::wrap(self.throttle, limit),
             audit: Bounded::wrap(self.audit, limit),
             mail_tokens: Bounded::wrap(self.mail_tokens, limit),
+            factors: Bounded::wrap(self.factors, limit),
             backends: self
                 .backends
                 .into_iter()
@@ -87,6 +88,16 @@ bounded!(UserStore {
     fn delete(&self, id: UserId) -> bool;
     fn mark_email_verified(&self, id: UserId, email: &Email) -> bool;
     fn with_verified_email(&self, email: &Email) -> Vec<User>;
+});
+
+bounded!(FactorStore {
+    fn begin_totp(&self, user_id: UserId, sealed: &[u8], now: OffsetDateTime) -> bool;
+    fn totp(&self, user_id: UserId) -> Option<TotpFactor>;
+    fn use_totp_step(&self, user_id: UserId, step: i64, confirm: bool) -> bool;
+    fn remove_factors(&self, user_id: UserId) -> bool;
+    fn replace_recovery_codes(&self, user_id: UserId, hashes: &[[u8; 32]], now: OffsetDateTime) -> ();
+    fn use_recovery_code(&self, user_id: UserId, hash: &[u8; 32]) -> bool;
+    fn recovery_codes_left(&self, user_id: UserId) -> u64;
 });
 
 bounded!(MailTokenStore {

@@ -181,6 +181,47 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn count_active(&self, now: OffsetDateTime) -> StoreResult<u64>;
 }
 
+/// An account's TOTP factor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TotpFactor {
+    /// The secret, sealed (`crypto::seal`); never stored in the clear.
+    pub sealed: Vec<u8>,
+    /// False while enrolment waits for its first code.
+    pub confirmed: bool,
+    /// The newest time step a code was accepted for.
+    pub last_step: i64,
+}
+
+/// Second factors, kept in the database.
+#[async_trait]
+pub trait FactorStore: Send + Sync + 'static {
+    /// Stores a TOTP secret waiting for confirmation, replacing a pending one; `false` (and
+    /// nothing changed) when the account has a confirmed one.
+    async fn begin_totp(
+        &self,
+        user_id: UserId,
+        sealed: &[u8],
+        now: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    async fn totp(&self, user_id: UserId) -> StoreResult<Option<TotpFactor>>;
+    /// Records `step` as used if it is newer than the last one, atomically; with `confirm`,
+    /// only on a pending factor, which it confirms (enrolment), else only on a confirmed one.
+    /// `false` for a replay or the wrong state.
+    async fn use_totp_step(&self, user_id: UserId, step: i64, confirm: bool) -> StoreResult<bool>;
+    /// Deletes the TOTP factor and every recovery code; `true` if there was a factor.
+    async fn remove_factors(&self, user_id: UserId) -> StoreResult<bool>;
+    /// Replaces every recovery code of the account with these hashes.
+    async fn replace_recovery_codes(
+        &self,
+        user_id: UserId,
+        hashes: &[[u8; 32]],
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Deletes the code with this hash if the account has it (single use); `true` if it did.
+    async fn use_recovery_code(&self, user_id: UserId, hash: &[u8; 32]) -> StoreResult<bool>;
+    async fn recovery_codes_left(&self, user_id: UserId) -> StoreResult<u64>;
+}
+
 /// A cheap round trip to a backend, for `/readyz`.
 #[async_trait]
 pub trait Ping: Send + Sync + 'static {
@@ -277,17 +318,32 @@ pub struct Stores {
     pub throttle: Arc<dyn ThrottleStore>,
     pub audit: Arc<dyn AuditStore>,
     pub mail_tokens: Arc<dyn MailTokenStore>,
+    pub factors: Arc<dyn FactorStore>,
     /// Every backend in use, by name, for readiness checks.
     backends: Vec<(&'static str, Arc<dyn Ping>)>,
 }
 
 /// Everything a relational backend holds.
 trait SqlBackend:
-    UserStore + SessionStore + EmployeeStore + ThrottleStore + AuditStore + MailTokenStore + Ping
+    UserStore
+    + SessionStore
+    + EmployeeStore
+    + ThrottleStore
+    + AuditStore
+    + MailTokenStore
+    + FactorStore
+    + Ping
 {
 }
 impl<
-    T: UserStore + SessionStore + EmployeeStore + ThrottleStore + AuditStore + MailTokenStore + Ping,
+    T: UserStore
+        + SessionStore
+        + EmployeeStore
+        + ThrottleStore
+        + AuditStore
+        + MailTokenStore
+        + FactorStore
+        + Ping,
 > SqlBackend for T
 {
 }
@@ -320,6 +376,7 @@ impl Stores {
             throttle: store.clone(),
             audit: store.clone(),
             mail_tokens: store.clone(),
+            factors: store.clone(),
             backends: vec![(name, store)],
         }
     }

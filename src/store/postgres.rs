@@ -85,3 +85,8 @@ mod tokens {
     use super::*;
     crate::store::sql::token_store!(PostgresStore, sqlx::postgres::PgRow);
 }
+
+mod factors {
+    use super::*;
+    crate::store::sql::factor_store!(PostgresStore, sqlx::postgres::PgRow);
+}

@@ -91,3 +91,8 @@ mod tokens {
     use super::*;
     crate::store::sql::token_store!(SqliteStore, sqlx::sqlite::SqliteRow);
 }
+
+mod factors {
+    use super::*;
+    crate::store::sql::factor_store!(SqliteStore, sqlx::sqlite::SqliteRow);
+}

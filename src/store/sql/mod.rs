@@ -5,11 +5,13 @@
 
 mod accounts;
 mod directory;
+mod factors;
 mod security;
 mod tokens;
 
 pub(super) use accounts::account_stores;
 pub(super) use directory::directory_store;
+pub(super) use factors::factor_store;
 pub(super) use security::security_stores;
 pub(super) use tokens::token_store;
 

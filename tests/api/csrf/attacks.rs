@@ -140,6 +140,15 @@ async fn genuine(
             Some(json!({ "token": token_text("email_verification") })),
         ),
         ("POST", "/users/me/email/verification") => (path.to_owned(), None),
+        ("POST", "/users/me/totp") => {
+            (path.to_owned(), Some(json!({ "password": scene.password })))
+        }
+        ("POST", "/users/me/totp/confirm") => (path.to_owned(), Some(json!({"code": "000000"}))),
+        ("DELETE", "/users/me/totp") => (path.to_owned(), Some(json!({"totp": "000000"}))),
+        ("POST", "/users/me/recovery-codes") => {
+            (path.to_owned(), Some(json!({ "password": scene.password })))
+        }
+        ("POST", "/session/mfa") => (path.to_owned(), Some(json!({"totp": "000000"}))),
         ("DELETE", "/sessions") => ("/sessions?scope=others".to_owned(), None),
         ("DELETE", "/sessions/{id}") => {
             (format!("/sessions/{}", second_id.as_str().unwrap()), None)
@@ -154,8 +163,28 @@ async fn genuine(
 
 /// What the genuine request of `method path` needs in place first: a live mailed token, or an
 /// address that is not verified yet.
-async fn prepare(scene: &mut Scene, method: &Method, path: &str) {
+/// Returns the body to send instead of `genuine`'s when it depends on what was set up (a TOTP
+/// code of the secret just enrolled).
+async fn prepare(scene: &mut Scene, method: &Method, path: &str) -> Option<Value> {
     match (method.as_str(), path) {
+        ("POST", "/users/me/totp/confirm") => {
+            let totp = begin_totp(scene).await;
+            return Some(json!({ "code": totp_code(scene, &totp) }));
+        }
+        ("DELETE", "/users/me/totp") | ("POST", "/users/me/recovery-codes") => {
+            let totp = enrol_totp(scene).await;
+            if path == "/users/me/totp" {
+                return Some(json!({ "totp": totp_code(scene, &totp) }));
+            }
+        }
+        ("POST", "/session/mfa") => {
+            // The victim, with TOTP on, logs in again and owes the code.
+            let totp = enrol_totp(scene).await;
+            assert_eq!(scene.victim.delete("/session").await.status, 200);
+            let owed = scene.victim.login("root", &scene.password).await;
+            assert_eq!(owed.body["mfa_required"][0], "totp", "{}", owed.body);
+            return Some(json!({ "totp": totp_code(scene, &totp) }));
+        }
         ("POST", "/password-reset/confirm") => mail_token(&scene.app, "password_reset").await,
         ("POST", "/users/me/email/verify") => mail_token(&scene.app, "email_verification").await,
         ("POST", "/users/me/email/verification") => {
@@ -169,6 +198,45 @@ async fn prepare(scene: &mut Scene, method: &Method, path: &str) {
         }
         _ => {}
     }
+    None
+}
+
+async fn begin_totp(scene: &mut Scene) -> totp_rs::TOTP {
+    let started = scene
+        .victim
+        .post("/users/me/totp", json!({ "password": scene.password }))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    let secret = totp_rs::Secret::Encoded(started.body["secret"].as_str().unwrap().into());
+    let bytes = secret.to_bytes().unwrap();
+    totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        bytes,
+        None,
+        "root".into(),
+    )
+    .unwrap()
+}
+
+/// TOTP on for the victim; the clock one step on, so the next code is fresh.
+async fn enrol_totp(scene: &mut Scene) -> totp_rs::TOTP {
+    let totp = begin_totp(scene).await;
+    let code = totp_code(scene, &totp);
+    let on = scene
+        .victim
+        .post("/users/me/totp/confirm", json!({ "code": code }))
+        .await;
+    assert_eq!(on.status, 200, "{}", on.body);
+    scene.app.clock.advance(time::Duration::seconds(30));
+    totp
+}
+
+fn totp_code(scene: &Scene, totp: &totp_rs::TOTP) -> String {
+    let now = gatehouse::clock::Clock::now(&*scene.app.clock).unix_timestamp();
+    totp.generate(now as u64)
 }
 
 fn token_text(purpose: &str) -> String {
@@ -217,7 +285,7 @@ async fn every_unsafe_route_refuses_forged_requests_and_accepts_the_genuine_one(
                 panic!("{method} {path} is a new unsafe route: add it to this test")
             });
         let what = format!("{method} {concrete}");
-        prepare(&mut scene, &method, &path).await;
+        let body = prepare(&mut scene, &method, &path).await.or(body);
         let before = snapshot(&scene.app).await;
         let valid = scene.victim.csrf.clone().unwrap();
 

@@ -738,12 +738,95 @@ pub async fn mail_tokens_conform(stores: &Stores) {
     assert_eq!(tokens.find(&[5; 32], reset).await.unwrap(), None);
 }
 
+pub async fn second_factors_conform(stores: &Stores) {
+    let ada = stores.users.create(new_user("ada")).await.unwrap();
+    let f = &stores.factors;
+    assert_eq!(f.totp(ada.id).await.unwrap(), None);
+    assert!(f.begin_totp(ada.id, b"sealed-1", t0()).await.unwrap());
+    assert!(
+        f.begin_totp(ada.id, b"sealed-2", t0()).await.unwrap(),
+        "a pending one is replaced"
+    );
+    let pending = f.totp(ada.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            pending.sealed.as_slice(),
+            pending.confirmed,
+            pending.last_step
+        ),
+        (&b"sealed-2"[..], false, 0)
+    );
+    assert!(
+        !f.use_totp_step(ada.id, 100, false).await.unwrap(),
+        "not confirmed yet"
+    );
+    assert!(
+        f.use_totp_step(ada.id, 100, true).await.unwrap(),
+        "confirmed by its first code"
+    );
+    assert!(
+        !f.use_totp_step(ada.id, 101, true).await.unwrap(),
+        "confirmed once"
+    );
+    assert!(
+        !f.begin_totp(ada.id, b"sealed-3", t0()).await.unwrap(),
+        "a confirmed one stays"
+    );
+    assert!(
+        !f.use_totp_step(ada.id, 100, false).await.unwrap(),
+        "the same step is a replay"
+    );
+    assert!(
+        !f.use_totp_step(ada.id, 99, false).await.unwrap(),
+        "an older step too"
+    );
+    assert!(f.use_totp_step(ada.id, 101, false).await.unwrap());
+    let on = f.totp(ada.id).await.unwrap().unwrap();
+    assert_eq!(
+        (on.sealed.as_slice(), on.confirmed, on.last_step),
+        (&b"sealed-2"[..], true, 101)
+    );
+
+    f.replace_recovery_codes(ada.id, &[[1; 32], [2; 32]], t0())
+        .await
+        .unwrap();
+    assert_eq!(f.recovery_codes_left(ada.id).await.unwrap(), 2);
+    assert!(f.use_recovery_code(ada.id, &[1; 32]).await.unwrap());
+    assert!(
+        !f.use_recovery_code(ada.id, &[1; 32]).await.unwrap(),
+        "single use"
+    );
+    let bob = stores.users.create(new_user("bob")).await.unwrap();
+    assert!(
+        !f.use_recovery_code(bob.id, &[2; 32]).await.unwrap(),
+        "another account's code"
+    );
+    f.replace_recovery_codes(ada.id, &[[3; 32]], t0())
+        .await
+        .unwrap();
+    assert!(
+        !f.use_recovery_code(ada.id, &[2; 32]).await.unwrap(),
+        "the old set is gone"
+    );
+    assert!(f.remove_factors(ada.id).await.unwrap());
+    assert!(!f.remove_factors(ada.id).await.unwrap());
+    assert_eq!(f.recovery_codes_left(ada.id).await.unwrap(), 0);
+    assert_eq!(f.totp(ada.id).await.unwrap(), None);
+    assert!(f.begin_totp(bob.id, b"s", t0()).await.unwrap());
+    assert!(stores.delete_user(bob.id).await.unwrap());
+    assert_eq!(
+        f.totp(bob.id).await.unwrap(),
+        None,
+        "factors go with the account"
+    );
+}
+
 /// The whole suite, once per backend: `store::BACKEND::SUITE`.
 macro_rules! conformance {
     ($($backend:ident),*) => {$(
         suites!($backend: users_conform, sessions_conform, concurrent_updates_conform,
             throttle_counters_conform, audit_trail_conforms, employee_directory_conforms,
-            mail_tokens_conform);
+            mail_tokens_conform, second_factors_conform);
     )*};
 }
 

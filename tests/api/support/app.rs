@@ -149,12 +149,19 @@ impl TestApp {
 }
 
 /// Every row of the tables that hold state a forged request could change (accounts, sessions,
-/// the directory, mailed tokens), as text. Audit events and throttle counters are left out: refusals are
+/// the directory, mailed tokens, second factors), as text. Audit events and throttle counters are left out: refusals are
 /// meant to be recorded there.
 pub async fn snapshot(app: &TestApp) -> String {
     let mut conn = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
     let mut out = String::new();
-    for table in ["users", "sessions", "employees", "mail_tokens"] {
+    for table in [
+        "users",
+        "sessions",
+        "employees",
+        "mail_tokens",
+        "totp_factors",
+        "recovery_codes",
+    ] {
         let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT name FROM pragma_table_info('{table}')"
         )))

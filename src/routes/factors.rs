@@ -1,0 +1,206 @@
+//! Second factors: TOTP enrolment and removal, recovery codes, and the second step of a login
+//! (`POST /session/mfa`). Every rule is in the account services.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::account::{Accounts, FactorState, SecondFactor, TotpEnrolment};
+use crate::error::{ApiError, ErrorBody};
+use crate::http::auth::CurrentUser;
+use crate::http::extract::ApiJson;
+use crate::peer::Peer;
+use crate::routes::session::SessionBody;
+use crate::session::{SessionContext, SessionManager};
+use crate::state::AppState;
+
+/// The second login step: open to the anonymous browser that gave the right password.
+pub fn anonymous_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(complete_login))
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(factor_state, begin_totp, disable_totp))
+        .routes(routes!(confirm_totp))
+        .routes(routes!(regenerate_recovery_codes))
+}
+
+/// A current factor: `{"totp": "123456"}` or `{"recovery_code": "…"}`.
+#[derive(Deserialize, utoipa::ToSchema)]
+struct FactorBody {
+    #[serde(default)]
+    totp: Option<String>,
+    #[serde(default)]
+    recovery_code: Option<String>,
+}
+
+impl FactorBody {
+    fn factor(self) -> Result<SecondFactor, ApiError> {
+        let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
+        match (given(self.totp), given(self.recovery_code)) {
+            (Some(code), None) => Ok(SecondFactor::Totp(code)),
+            (None, Some(code)) => Ok(SecondFactor::RecoveryCode(code)),
+            (Some(_), Some(_)) => Err(ApiError::field("totp", "one_factor_only")),
+            (None, None) => Err(ApiError::field("totp", "required")),
+        }
+    }
+}
+
+/// Completes a login that answered `mfa_required`: a new session, cookie and token.
+#[utoipa::path(post, path = "/session/mfa", tag = "session", request_body = FactorBody, responses(
+    (status = 200, description = "Logged in", body = SessionBody),
+    (status = 401, description = "`invalid_credentials` (a wrong, used or expired code), `mfa_not_pending` (no password step in this browser, or it expired)", body = ErrorBody),
+    (status = 422, description = "`validation_failed`: neither or both of `totp` and `recovery_code`", body = ErrorBody),
+    (status = 429, description = "`rate_limited`", body = ErrorBody),
+))]
+async fn complete_login(
+    State(accounts): State<Arc<Accounts>>,
+    State(sessions): State<Arc<SessionManager>>,
+    Extension(context): Extension<SessionContext>,
+    peer: Peer,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<FactorBody>,
+) -> Result<Response, ApiError> {
+    let factor = body.factor()?;
+    let pending = sessions
+        .pending_login(&headers, &context)
+        .ok_or(ApiError::MfaNotPending)?;
+    let user = accounts
+        .complete_login(pending.user_id, factor, &peer)
+        .await?;
+    let (auth, cookies) = sessions
+        .complete_pending_login(user, &pending, &context, &peer)
+        .await?;
+    Ok(cookies.attach(Json(SessionBody::logged_in(&sessions, &auth))))
+}
+
+/// Which second factors the caller has.
+#[utoipa::path(get, path = "/users/me/totp", tag = "factors", responses(
+    (status = 200, description = "The caller's factors", body = FactorState),
+    (status = 401, description = "`unauthenticated`", body = ErrorBody),
+))]
+async fn factor_state(
+    State(accounts): State<Arc<Accounts>>,
+    CurrentUser(auth): CurrentUser,
+) -> Result<Json<FactorState>, ApiError> {
+    Ok(Json(accounts.factor_state(&auth.user).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct PasswordBody {
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// Starts TOTP enrolment (the password again): a secret, its `otpauth://` URI and a QR code.
+/// Nothing changes for logins until `POST /users/me/totp/confirm`.
+#[utoipa::path(post, path = "/users/me/totp", tag = "factors", request_body = PasswordBody, responses(
+    (status = 200, description = "Enrolment started", body = TotpEnrolment),
+    (status = 401, description = "`unauthenticated`, or `invalid_credentials` for a wrong password", body = ErrorBody),
+    (status = 409, description = "`totp_already_enabled`", body = ErrorBody),
+    (status = 422, description = "`validation_failed`: no password", body = ErrorBody),
+    (status = 429, description = "`rate_limited`", body = ErrorBody),
+))]
+async fn begin_totp(
+    State(accounts): State<Arc<Accounts>>,
+    State(sessions): State<Arc<SessionManager>>,
+    CurrentUser(auth): CurrentUser,
+    peer: Peer,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> Result<Json<TotpEnrolment>, ApiError> {
+    let device = sessions.device_for(&headers, auth.user.username.as_str());
+    let enrolment = accounts
+        .begin_totp(
+            &auth.user,
+            body.password.as_deref(),
+            device.as_deref(),
+            &peer,
+        )
+        .await?;
+    Ok(Json(enrolment))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+struct CodeBody {
+    #[serde(default)]
+    code: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct RecoveryCodes {
+    /// Shown this once; each works once in place of a code.
+    recovery_codes: Vec<String>,
+}
+
+/// Turns TOTP on with a first code from the app; answers the recovery codes.
+#[utoipa::path(post, path = "/users/me/totp/confirm", tag = "factors", request_body = CodeBody, responses(
+    (status = 200, description = "On", body = RecoveryCodes),
+    (status = 401, description = "`unauthenticated`", body = ErrorBody),
+    (status = 422, description = "`validation_failed`: `code` is `required`, `invalid_code` or `no_enrolment`", body = ErrorBody),
+))]
+async fn confirm_totp(
+    State(accounts): State<Arc<Accounts>>,
+    CurrentUser(auth): CurrentUser,
+    peer: Peer,
+    ApiJson(body): ApiJson<CodeBody>,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    let recovery_codes = accounts
+        .confirm_totp(&auth.user, body.code.as_deref(), &peer)
+        .await?;
+    Ok(Json(RecoveryCodes { recovery_codes }))
+}
+
+/// Turns the second factor off, with a current code or a recovery code.
+#[utoipa::path(delete, path = "/users/me/totp", tag = "factors", request_body = FactorBody, responses(
+    (status = 204, description = "Off; the recovery codes are gone too"),
+    (status = 401, description = "`unauthenticated`, or `invalid_credentials` for a wrong factor", body = ErrorBody),
+    (status = 422, description = "`validation_failed`", body = ErrorBody),
+    (status = 429, description = "`rate_limited`", body = ErrorBody),
+))]
+async fn disable_totp(
+    State(accounts): State<Arc<Accounts>>,
+    CurrentUser(auth): CurrentUser,
+    peer: Peer,
+    ApiJson(body): ApiJson<FactorBody>,
+) -> Result<StatusCode, ApiError> {
+    accounts
+        .disable_totp(&auth.user, body.factor()?, &peer)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new set of recovery codes (the password again); the old ones stop working.
+#[utoipa::path(post, path = "/users/me/recovery-codes", tag = "factors", request_body = PasswordBody, responses(
+    (status = 200, description = "New codes", body = RecoveryCodes),
+    (status = 401, description = "`unauthenticated`, or `invalid_credentials` for a wrong password", body = ErrorBody),
+    (status = 404, description = "`totp_not_enabled`", body = ErrorBody),
+    (status = 422, description = "`validation_failed`: no password", body = ErrorBody),
+    (status = 429, description = "`rate_limited`", body = ErrorBody),
+))]
+async fn regenerate_recovery_codes(
+    State(accounts): State<Arc<Accounts>>,
+    State(sessions): State<Arc<SessionManager>>,
+    CurrentUser(auth): CurrentUser,
+    peer: Peer,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PasswordBody>,
+) -> Result<Json<RecoveryCodes>, ApiError> {
+    let device = sessions.device_for(&headers, auth.user.username.as_str());
+    let recovery_codes = accounts
+        .regenerate_recovery_codes(
+            &auth.user,
+            body.password.as_deref(),
+            device.as_deref(),
+            &peer,
+        )
+        .await?;
+    Ok(Json(RecoveryCodes { recovery_codes }))
+}
