@@ -118,12 +118,24 @@
      * resolves, so `change:auth` and the caller's `done` run together.
      */
     login: function (credentials) {
-      var session = this;
       var body = { username: credentials.username, password: credentials.password, remember: !!credentials.remember };
+      return this.signIn(this.urlRoot, body);
+    },
+
+    /** The second step after a login that resolved with `mfa_required`: `{totp}` or `{recoveryCode}`. */
+    completeLogin: function (factor) {
+      var body = factor.recoveryCode ? { recovery_code: factor.recoveryCode } : { totp: factor.totp };
+      return this.signIn(this.urlRoot + '/mfa', body);
+    },
+
+    // A login step: the reply is adopted only once the browser shows it kept the cookie.
+    signIn: function (url, body) {
+      var session = this;
       var outcome = $.Deferred();
-      this.exchange('POST', this.urlRoot, body, true).done(function (reply) {
+      this.exchange('POST', url, body, true).done(function (reply) {
         session.announce();
         if (!reply || !reply.auth) {
+          // `mfa_required`: the password was right and a second factor is owed.
           session.adopt(reply);
           outcome.resolve(reply);
           return;
@@ -140,6 +152,24 @@
         });
       });
       return outcome.promise();
+    },
+
+    /** TOTP of the signed-in user: `status`, `begin(password)`, `confirm(code)`, `disable(factor)`. */
+    totpStatus: function () {
+      return this.exchange('GET', this.baseUrl + '/users/me/totp', null, true);
+    },
+    beginTotp: function (password) {
+      return this.exchange('POST', this.baseUrl + '/users/me/totp', { password: password }, true);
+    },
+    confirmTotp: function (code) {
+      return this.exchange('POST', this.baseUrl + '/users/me/totp/confirm', { code: code }, true);
+    },
+    disableTotp: function (factor) {
+      var body = factor.recoveryCode ? { recovery_code: factor.recoveryCode } : { totp: factor.totp };
+      return this.exchange('DELETE', this.baseUrl + '/users/me/totp', body, true);
+    },
+    regenerateRecoveryCodes: function (password) {
+      return this.exchange('POST', this.baseUrl + '/users/me/recovery-codes', { password: password }, true);
     },
 
     // The anonymous token belongs to the pre-session cookie: two reads that disagree mean the

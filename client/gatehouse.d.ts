@@ -51,6 +51,13 @@ export interface Credentials {
   remember?: boolean;
 }
 
+/** What `login` resolves with: signed in, or (with a second factor) `mfaRequired`. */
+export interface LoginReply {
+  auth: boolean;
+  /** The factors that can complete the login at `completeLogin` (no session yet). */
+  mfaRequired?: Array<'totp' | 'recovery_code'>;
+}
+
 export interface SignUp {
   username: string;
   password: string;
@@ -78,7 +85,24 @@ export interface Session {
    * never fit (third-party cookie blocking, mixed localhost/127.0.0.1; see docs/cookies.md).
    * The session state changes only once the browser has shown that it kept the cookie.
    */
-  login(credentials: Credentials): Promise<unknown>;
+  login(credentials: Credentials): Promise<LoginReply>;
+  /**
+   * Completes a login whose reply had `mfaRequired`, with a code from the authenticator app or
+   * a recovery code; the same `cookie_not_stored` check as `login`. Rejects with
+   * `invalid_credentials` (wrong or reused code), `mfa_not_pending` (start again) or
+   * `rate_limited`.
+   */
+  completeLogin(factor: { totp: string } | { recoveryCode: string }): Promise<LoginReply>;
+  /** The signed-in user's TOTP factor. */
+  readonly totp: {
+    status(): Promise<{ totp: boolean; recovery_codes_left: number }>;
+    /** Starts enrolment (the password again): show `qr_svg` or `secret`, then `confirm`. */
+    begin(password: string): Promise<{ secret: string; otpauth_uri: string; qr_svg: string }>;
+    /** Turns TOTP on with a first code; the ten recovery codes, to show once. */
+    confirm(code: string): Promise<{ recovery_codes: string[] }>;
+    disable(factor: { totp: string } | { recoveryCode: string }): Promise<null>;
+    regenerateRecoveryCodes(password: string): Promise<{ recovery_codes: string[] }>;
+  };
   logout(): Promise<unknown>;
   /** Creates the account and signs it in. */
   signup(account: SignUp): Promise<unknown>;

@@ -106,6 +106,28 @@ export function createSession({ baseUrl, channelName = `gatehouse:${baseUrl}` } 
     return refreshing;
   }
 
+  // A login step (password, or second factor): the reply is held back from the session state
+  // until the browser shows it kept the cookie (docs/cookies.md).
+  async function signIn(path, body) {
+    let reply;
+    try {
+      reply = await request(path, { method: 'POST', body, hold: true });
+    } catch (error) {
+      // A browser that drops our cookies drops the pre-session too, so the token never fits.
+      if (error.code === 'csrf_token_invalid' && !(await cookiesKept())) throw cookieError(api);
+      throw error;
+    }
+    announce();
+    if (!reply || !reply.auth) {
+      // `mfa_required`: the password was right and a second factor is owed.
+      absorb(reply);
+      return reply && reply.mfa_required ? { ...reply, mfaRequired: reply.mfa_required } : reply;
+    }
+    await refresh();
+    if (!state.auth) throw cookieError(api);
+    return reply;
+  }
+
   // The anonymous token belongs to the pre-session cookie: two reads that disagree mean the
   // browser did not keep the cookie between them.
   async function cookiesKept() {
@@ -146,23 +168,21 @@ export function createSession({ baseUrl, channelName = `gatehouse:${baseUrl}` } 
     },
     refresh,
     async login({ username, password, remember = false }) {
-      let reply;
-      try {
-        // Held back from the session state until the browser shows it kept the cookie.
-        reply = await request('/session', { method: 'POST', body: { username, password, remember }, hold: true });
-      } catch (error) {
-        // A browser that drops our cookies drops the pre-session too, so the token never fits.
-        if (error.code === 'csrf_token_invalid' && !(await cookiesKept())) throw cookieError(api);
-        throw error;
-      }
-      announce();
-      if (!reply || !reply.auth) {
-        absorb(reply);
-        return reply;
-      }
-      await refresh();
-      if (!state.auth) throw cookieError(api);
-      return reply;
+      return signIn('/session', { username, password, remember });
+    },
+    /** The second step after a login that answered `mfaRequired`: `{totp}` or `{recoveryCode}`. */
+    completeLogin({ totp, recoveryCode } = {}) {
+      return signIn('/session/mfa', recoveryCode ? { recovery_code: recoveryCode } : { totp });
+    },
+    totp: {
+      status: () => request('/users/me/totp'),
+      begin: (password) => request('/users/me/totp', { method: 'POST', body: { password } }),
+      confirm: (code) => request('/users/me/totp/confirm', { method: 'POST', body: { code } }),
+      disable: ({ totp, recoveryCode } = {}) => request('/users/me/totp', {
+        method: 'DELETE',
+        body: recoveryCode ? { recovery_code: recoveryCode } : { totp },
+      }),
+      regenerateRecoveryCodes: (password) => request('/users/me/recovery-codes', { method: 'POST', body: { password } }),
     },
     logout() {
       return change('DELETE', '/session');

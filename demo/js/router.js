@@ -2,9 +2,9 @@
 define([
   'jquery', 'backbone', 'backbone-gatehouse',
   'views/home', 'views/signin', 'views/signup', 'views/directory', 'views/employee',
-  'views/reports', 'views/notice', 'views/upstream', 'views/recovery'
+  'views/reports', 'views/notice', 'views/upstream', 'views/recovery', 'views/security'
 ], function ($, Backbone, Gatehouse, HomeView, SignInView, SignUpView, DirectoryView,
-             EmployeeView, ReportsView, NoticeView, UpstreamView, Recovery) {
+             EmployeeView, ReportsView, NoticeView, UpstreamView, Recovery, SecurityView) {
   'use strict';
 
   return Backbone.Router.extend({
@@ -19,6 +19,7 @@ define([
       'employees/:id': 'employee',
       'employees/:id/reports': 'reports',
       'your-api': 'upstream',
+      'security': 'security',
       '*unknown': 'notFound'
     },
 
@@ -74,6 +75,11 @@ define([
 
     reports: function (id) {
       this.show(new ReportsView({ employeeId: id }));
+    },
+
+    security: function () {
+      if (!this.session.get('auth')) return Gatehouse.goToLogin('login');
+      this.show(new SecurityView({ session: this.session }));
     },
 
     upstream: function () {

@@ -89,7 +89,7 @@ struct ConfirmBody {
 /// Sets a new password with the mailed token: every session of the account ends, and this
 /// browser is logged in (unless `mail.reset_logs_in = false`).
 #[utoipa::path(post, path = "/password-reset/confirm", tag = "recovery", request_body = ConfirmBody, responses(
-    (status = 200, description = "Password set; logged in with a new session (or anonymous with `mail.reset_logs_in = false`)", body = SessionBody),
+    (status = 200, description = "Password set; logged in with a new session (anonymous with `mail.reset_logs_in = false`; `mfa_required` and no session yet when the account has a second factor)", body = SessionBody),
     (status = 400, description = "`token_invalid`: unknown, used, expired or superseded", body = ErrorBody),
     (status = 404, description = "`mail_not_configured`", body = ErrorBody),
     (status = 422, description = "`validation_failed`: the new password breaks the rules", body = ErrorBody),
@@ -105,6 +105,16 @@ async fn confirm_reset(
         .confirm_password_reset(body.token.as_deref(), body.new_password.as_deref(), &peer)
         .await?;
     if log_in && !accounts.blocks_login(&user) {
+        // A reset proves the mailbox, not the second factor: that is still owed (ASVS 5.0
+        // V6.4.3).
+        let factors = accounts.second_factors(&user).await?;
+        if !factors.is_empty() {
+            let (csrf, cookies) = sessions.begin_pending_login(&user, false, &context);
+            return Ok(cookies.attach(Json(SessionBody {
+                mfa_required: Some(factors),
+                ..SessionBody::anonymous(csrf)
+            })));
+        }
         let (auth, cookies) = sessions.start(user, false, &context, &peer).await?;
         Ok(cookies.attach(Json(SessionBody::logged_in(&sessions, &auth))))
     } else {

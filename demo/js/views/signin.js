@@ -16,7 +16,7 @@ define(['backbone', 'backbone-gatehouse', 'dom'], function (Backbone, Gatehouse,
   }
 
   return Backbone.View.extend({
-    events: { 'submit #signin-form': 'submit' },
+    events: { 'submit #signin-form': 'submit', 'submit #mfa-form': 'submitFactor' },
 
     initialize: function (options) {
       this.session = options.session;
@@ -40,13 +40,49 @@ define(['backbone', 'backbone-gatehouse', 'dom'], function (Backbone, Gatehouse,
         username: form.elements.username.value,
         password: form.elements.password.value,
         remember: form.elements.remember.checked
-      }).done(function () {
-        // `next` is a fragment of this app; navigate() can only move within the page.
-        Backbone.history.navigate(view.next || 'employees', { trigger: true });
+      }).done(function (reply) {
+        if (reply && reply.mfa_required) {
+          // The password was right; the login is complete after the second factor.
+          view.$('#signin-form').prop('hidden', true);
+          view.$('#mfa-form').prop('hidden', false);
+          view.$('#mfa-code').trigger('focus');
+          return;
+        }
+        view.done();
       }).fail(function (xhr) {
         form.elements['signin-submit'].disabled = false;
         view.$('#signin-error').text(describe(Gatehouse.errorOf(xhr))).prop('hidden', false);
       });
+    },
+
+    submitFactor: function (event) {
+      event.preventDefault();
+      var view = this;
+      var code = this.$('#mfa-code').val().trim();
+      var factor = this.$('#mfa-recovery').prop('checked') ? { recoveryCode: code } : { totp: code };
+      var button = this.$('#mfa-submit').prop('disabled', true);
+      this.$('#mfa-error').prop('hidden', true);
+      this.session.completeLogin(factor).done(function () {
+        view.done();
+      }).fail(function (xhr) {
+        var error = Gatehouse.errorOf(xhr);
+        button.prop('disabled', false);
+        var text = error.code === 'mfa_not_pending'
+          ? 'That took too long. Sign in again.'
+          : error.code === 'invalid_credentials' ? 'That code is not right (or was used already).' : describe(error);
+        view.$('#mfa-error').text(text).prop('hidden', false);
+        if (error.code === 'mfa_not_pending') {
+          view.$('#mfa-form').prop('hidden', true);
+          view.$('#signin-form').prop('hidden', false);
+          view.$('#signin-submit').prop('disabled', false);
+          view.$('#signin-error').text(text).prop('hidden', false);
+        }
+      });
+    },
+
+    done: function () {
+      // `next` is a fragment of this app; navigate() can only move within the page.
+      Backbone.history.navigate(this.next || 'employees', { trigger: true });
     }
   });
 });

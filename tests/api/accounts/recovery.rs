@@ -141,6 +141,59 @@ async fn a_mailed_reset_link_sets_the_password_ends_every_session_and_logs_this_
 }
 
 #[tokio::test]
+async fn a_reset_does_not_skip_the_second_factor() {
+    let smtp = SmtpServer::start();
+    let app = spawn(&smtp, &[]).await;
+    let (mut alice, password) = verified_account(&app, &smtp, "alice").await;
+    let started = alice
+        .post("/users/me/totp", json!({ "password": password }))
+        .await;
+    let secret = totp_rs::Secret::Encoded(started.body["secret"].as_str().unwrap().into());
+    let totp = totp_rs::TOTP::new(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        secret.to_bytes().unwrap(),
+        None,
+        "alice".into(),
+    )
+    .unwrap();
+    let at = |app: &TestApp| gatehouse::clock::Clock::now(&*app.clock).unix_timestamp() as u64;
+    let on = alice
+        .post(
+            "/users/me/totp/confirm",
+            json!({ "code": totp.generate(at(&app)) }),
+        )
+        .await;
+    assert_eq!(on.status, 200, "{}", on.body);
+    app.clock.advance(time::Duration::seconds(30));
+
+    let token = reset_token(&app, &smtp, json!({"username": "alice"})).await;
+    let mut browser = app.browser();
+    browser.get("/session").await;
+    let reset = browser
+        .post(
+            "/password-reset/confirm",
+            json!({"token": token, "new_password": NEW_PASSWORD}),
+        )
+        .await;
+    assert_eq!(reset.status, 200, "{}", reset.body);
+    assert_eq!(reset.body["auth"], false);
+    assert_eq!(reset.body["mfa_required"][0], "totp");
+    assert_eq!(
+        app.count("sessions").await,
+        0,
+        "no session without the factor"
+    );
+    let done = browser
+        .post("/session/mfa", json!({ "totp": totp.generate(at(&app)) }))
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.body["auth"], true);
+}
+
+#[tokio::test]
 async fn reset_requests_answer_alike_for_known_unknown_and_unverified_accounts() {
     let smtp = SmtpServer::start();
     let app = spawn(&smtp, &[]).await;
