@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 
 use qrcodegen::{QrCode, QrCodeEcc};
-use totp_rs::{Algorithm, TOTP};
+use totp_rs::{Algorithm, Builder, Totp};
 
 use super::records::{User, UserId};
 use super::{Accounts, Actor};
@@ -21,7 +21,7 @@ use crate::peer::Peer;
 
 /// Seconds per TOTP step (RFC 6238's default; what every authenticator app uses).
 const STEP_SECS: u64 = 30;
-const DIGITS: usize = 6;
+const DIGITS: u8 = 6;
 /// Recovery codes per set, each used once.
 const RECOVERY_CODES: usize = 10;
 /// Random bytes per recovery code: 120 bits, above ASVS's 112 for codes stored as plain hashes.
@@ -65,17 +65,17 @@ fn seal_context(user: UserId) -> Vec<u8> {
 }
 
 impl Accounts {
-    fn totp(&self, user: &User, secret: Vec<u8>) -> Result<TOTP, ApiError> {
-        TOTP::new(
-            Algorithm::SHA1,
-            DIGITS,
-            1,
-            STEP_SECS,
-            secret,
-            Some(self.factor_settings.issuer.clone()),
-            user.username.as_str().to_owned(),
-        )
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("totp parameters: {e}")))
+    fn totp(&self, user: &User, secret: Vec<u8>) -> Result<Totp, ApiError> {
+        Builder::new()
+            .with_algorithm(Algorithm::SHA1)
+            .with_digits(DIGITS)
+            .with_skew(1)
+            .with_step_duration(STEP_SECS)
+            .with_secret(secret)
+            .with_issuer(Some(self.factor_settings.issuer.as_str()))
+            .with_account_name(user.username.as_str())
+            .build()
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("totp parameters: {e}")))
     }
 
     fn current_step(&self) -> i64 {
@@ -106,9 +106,11 @@ impl Accounts {
         {
             return Err(ApiError::TotpAlreadyEnabled);
         }
-        let uri = totp.get_url();
+        let uri = totp
+            .to_url()
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("otpauth URI: {e}")))?;
         Ok(TotpEnrolment {
-            secret: totp.get_secret_base32(),
+            secret: totp.secret().to_base32(),
             qr_svg: qr_svg(&uri),
             otpauth_uri: uri,
         })
@@ -295,7 +297,7 @@ impl Accounts {
         code: &str,
     ) -> Result<Option<i64>, ApiError> {
         let code = code.trim();
-        if code.len() != DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
+        if code.len() != usize::from(DIGITS) || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Ok(None);
         }
         let secret = self
@@ -313,7 +315,9 @@ impl Accounts {
         // Every candidate is compared, in constant time, whichever matches.
         let mut found = None;
         for step in [now - 1, now, now + 1] {
-            let expected = totp.generate(u64::try_from(step).unwrap_or(0) * STEP_SECS);
+            let expected = totp
+                .generate(u64::try_from(step).unwrap_or(0) * STEP_SECS)
+                .to_string();
             if crypto::ct_eq(expected.as_bytes(), code.as_bytes()) && step > last_step {
                 found = Some(step);
             }

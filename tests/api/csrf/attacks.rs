@@ -9,6 +9,7 @@ use gatehouse::account::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::support::authenticator::Authenticator;
 use crate::support::snapshot;
 use crate::support::{Browser, Req, TestApp};
 
@@ -201,28 +202,17 @@ async fn prepare(scene: &mut Scene, method: &Method, path: &str) -> Option<Value
     None
 }
 
-async fn begin_totp(scene: &mut Scene) -> totp_rs::TOTP {
+async fn begin_totp(scene: &mut Scene) -> Authenticator {
     let started = scene
         .victim
         .post("/users/me/totp", json!({ "password": scene.password }))
         .await;
     assert_eq!(started.status, 200, "{}", started.body);
-    let secret = totp_rs::Secret::Encoded(started.body["secret"].as_str().unwrap().into());
-    let bytes = secret.to_bytes().unwrap();
-    totp_rs::TOTP::new(
-        totp_rs::Algorithm::SHA1,
-        6,
-        1,
-        30,
-        bytes,
-        None,
-        "root".into(),
-    )
-    .unwrap()
+    Authenticator::from_secret(started.body["secret"].as_str().unwrap())
 }
 
 /// TOTP on for the victim; the clock one step on, so the next code is fresh.
-async fn enrol_totp(scene: &mut Scene) -> totp_rs::TOTP {
+async fn enrol_totp(scene: &mut Scene) -> Authenticator {
     let totp = begin_totp(scene).await;
     let code = totp_code(scene, &totp);
     let on = scene
@@ -234,9 +224,8 @@ async fn enrol_totp(scene: &mut Scene) -> totp_rs::TOTP {
     totp
 }
 
-fn totp_code(scene: &Scene, totp: &totp_rs::TOTP) -> String {
-    let now = gatehouse::clock::Clock::now(&*scene.app.clock).unix_timestamp();
-    totp.generate(now as u64)
+fn totp_code(scene: &Scene, totp: &Authenticator) -> String {
+    totp.code(&scene.app, 0)
 }
 
 fn token_text(purpose: &str) -> String {

@@ -5,27 +5,21 @@
 use axum::http::Method;
 use gatehouse::account::Role;
 use serde_json::{Value, json};
-use totp_rs::{Algorithm, Secret, TOTP};
 
+use crate::support::authenticator::Authenticator;
 use crate::support::{Browser, Req, SECRET_KEY, TestApp};
 
 /// A logged-in browser of `name` with TOTP on: the secret and the recovery codes.
 struct Enrolled {
     browser: Browser,
     password: String,
-    totp: TOTP,
+    totp: Authenticator,
     recovery_codes: Vec<String>,
 }
 
-fn totp_from(secret: &str) -> TOTP {
-    let bytes = Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
-    TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes, None, "test".into()).unwrap()
-}
-
 /// The code of the step `offset` steps from the app's clock.
-fn code(app: &TestApp, totp: &TOTP, offset: i64) -> String {
-    let now = gatehouse::clock::Clock::now(&*app.clock).unix_timestamp() + offset * 30;
-    totp.generate(now as u64)
+fn code(app: &TestApp, totp: &Authenticator, offset: i64) -> String {
+    totp.code(app, offset)
 }
 
 async fn enrol(app: &TestApp, name: &str) -> Enrolled {
@@ -40,7 +34,7 @@ async fn enrol(app: &TestApp, name: &str) -> Enrolled {
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
     assert!(uri.contains(&format!(":{name}?")), "{uri}");
     assert!(started.body["qr_svg"].as_str().unwrap().starts_with("<svg"));
-    let totp = totp_from(started.body["secret"].as_str().unwrap());
+    let totp = Authenticator::from_secret(started.body["secret"].as_str().unwrap());
     let confirmed = browser
         .post(
             "/users/me/totp/confirm",
@@ -336,9 +330,10 @@ async fn the_totp_secret_is_stored_sealed() {
     let started = browser
         .post("/users/me/totp", json!({ "password": password }))
         .await;
-    let secret = Secret::Encoded(started.body["secret"].as_str().unwrap().into())
-        .to_bytes()
-        .unwrap();
+    let secret = totp_rs::Secret::try_from_base32(started.body["secret"].as_str().unwrap())
+        .unwrap()
+        .as_ref()
+        .to_vec();
     let stored = app.column("SELECT sealed_secret FROM totp_factors").await;
     assert_eq!(stored.len(), 1);
     assert!(

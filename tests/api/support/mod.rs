@@ -3,6 +3,7 @@
 //! (`upstream`).
 
 pub mod app;
+pub mod authenticator;
 pub mod browser;
 pub mod services;
 pub mod smtp;
