@@ -324,3 +324,41 @@ async fn csrf_tokens_issued_by_node_a_are_accepted_by_node_b() {
         .await;
     assert_eq!(refused.code(), "csrf_token_invalid");
 }
+
+#[tokio::test]
+async fn a_two_step_login_begun_on_one_node_ends_on_the_other_and_its_code_works_once() {
+    let (a, b) = two_nodes(&[]).await;
+    let mut owner = sign_up(&a, "tess").await;
+    let started = owner
+        .post("/users/me/totp", json!({ "password": PASSWORD }))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.body);
+    let app = crate::support::authenticator::Authenticator::from_secret(
+        started.body["secret"].as_str().unwrap(),
+    );
+    let mut owner_on_b = b.take(&owner);
+    let on = owner_on_b
+        .post("/users/me/totp/confirm", json!({ "code": app.code_now(0) }))
+        .await;
+    assert_eq!(
+        on.status, 200,
+        "enrolment begun on A, confirmed on B: {}",
+        on.body
+    );
+
+    // The password on A, the code on B: the pending step is a signed cookie, not node state.
+    let mut browser = a.browser();
+    let owed = browser.login("tess", PASSWORD).await;
+    assert_eq!(owed.body["mfa_required"][0], "totp", "{}", owed.body);
+    let mut on_b = b.take(&browser);
+    let code = app.code_now(1);
+    let done = on_b.post("/session/mfa", json!({ "totp": code })).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(a.take(&on_b).get("/session").await.body["auth"], true);
+
+    // The same code on A, after another password step: refused (the step is spent in the database).
+    let mut again = a.browser();
+    again.login("tess", PASSWORD).await;
+    let replay = again.post("/session/mfa", json!({ "totp": code })).await;
+    assert_eq!((replay.status, replay.code()), (401, "invalid_credentials"));
+}
