@@ -18,12 +18,12 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::state::AppState;
-use crate::tls::TlsListener;
+use crate::tls::{TlsConfig, TlsListener};
 
 pub struct App {
     listener: TcpListener,
     /// `Some` when `[server.tls]` is set: the listener speaks https.
-    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    tls: Option<TlsConfig>,
     router: Router,
     state: AppState,
 }
@@ -41,7 +41,8 @@ impl App {
             .tls
             .as_ref()
             .map(crate::tls::load)
-            .transpose()?;
+            .transpose()?
+            .map(TlsConfig::new);
         let state = AppState::new(config, clock).await?;
         let listener = TcpListener::bind(listen)
             .await
@@ -61,7 +62,7 @@ impl App {
     }
 
     /// The https settings when `[server.tls]` is set (the demo serves its app origin with them).
-    pub fn tls(&self) -> Option<Arc<tokio_rustls::rustls::ServerConfig>> {
+    pub fn tls(&self) -> Option<TlsConfig> {
         self.tls.clone()
     }
 
@@ -92,6 +93,9 @@ impl App {
                     .await?
             }
             Some(tls) => {
+                if let Some(files) = self.state.config().server.tls.clone() {
+                    tokio::spawn(crate::tls::reload_on_hangup(tls.clone(), files));
+                }
                 // `tap_io` gives the TLS listener axum's `ConnectInfo<SocketAddr>`.
                 let listener = TlsListener::new(self.listener, tls)?.tap_io(|_| {});
                 axum::serve(listener, service)

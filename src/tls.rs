@@ -1,5 +1,6 @@
-//! HTTPS serving (`[server.tls]`): the certificate chain and key are read once at start-up, and
-//! handshakes run beside the accept loop so one slow client cannot hold up the others.
+//! HTTPS serving (`[server.tls]`): the certificate chain and key are read at start-up and again on
+//! `SIGHUP` (a renewal without a restart), and handshakes run beside the accept loop so one slow
+//! client cannot hold up the others.
 //!
 //! `SameSite=None; Secure` and `Partitioned` cookies need https outside `localhost`
 //! (RFC 6265bis §4.1.2.5, CHIPS); a proxy in front that terminates TLS works as well.
@@ -58,6 +59,62 @@ pub fn load(files: &TlsFiles) -> anyhow::Result<Arc<ServerConfig>> {
     Ok(Arc::new(config))
 }
 
+/// The certificate in use, replaceable while serving (`SIGHUP` reloads the files).
+#[derive(Clone)]
+pub struct TlsConfig(Arc<std::sync::RwLock<Arc<ServerConfig>>>);
+
+impl TlsConfig {
+    pub fn new(config: Arc<ServerConfig>) -> Self {
+        Self(Arc::new(std::sync::RwLock::new(config)))
+    }
+
+    fn current(&self) -> Arc<ServerConfig> {
+        match self.0.read() {
+            Ok(config) => config.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Reads `files` again; on success new handshakes use them, on failure the certificate in
+    /// use stays (the error says why).
+    pub fn reload(&self, files: &TlsFiles) -> anyhow::Result<()> {
+        let fresh = load(files)?;
+        match self.0.write() {
+            Ok(mut config) => *config = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+        Ok(())
+    }
+}
+
+/// Reloads the certificate on every `SIGHUP`, for renewals without a restart.
+pub async fn reload_on_hangup(config: TlsConfig, files: TlsFiles) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!(
+                "cannot listen for SIGHUP: the certificate is reloaded only by a restart"
+            );
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match config.reload(&files) {
+                Ok(()) => {
+                    tracing::info!(cert = %files.cert_file.display(), "TLS certificate reloaded")
+                }
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "TLS certificate not reloaded; the old one stays in use")
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (config, files);
+    }
+}
+
 /// A listener whose connections arrive with their TLS handshake done.
 pub struct TlsListener {
     local_addr: SocketAddr,
@@ -66,10 +123,9 @@ pub struct TlsListener {
 }
 
 impl TlsListener {
-    pub fn new(listener: TcpListener, config: Arc<ServerConfig>) -> io::Result<Self> {
+    pub fn new(listener: TcpListener, config: TlsConfig) -> io::Result<Self> {
         let local_addr = listener.local_addr()?;
         let (send, ready) = mpsc::channel(READY_QUEUE);
-        let acceptor = TlsAcceptor::from(config);
         let accepting = tokio::spawn(async move {
             loop {
                 let (tcp, peer) = match listener.accept().await {
@@ -81,7 +137,8 @@ impl TlsListener {
                         continue;
                     }
                 };
-                let acceptor = acceptor.clone();
+                // The certificate of the moment (a reload affects the next handshakes).
+                let acceptor = TlsAcceptor::from(config.current());
                 let send = send.clone();
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {

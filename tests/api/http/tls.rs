@@ -1,5 +1,5 @@
 //! `[server.tls]`: https with the configured certificate, Secure cookies over it, handshakes that
-//! do not hold each other up, and start-up errors that name the file.
+//! do not hold each other up, a reload on SIGHUP, and start-up errors that name the file.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -138,6 +138,86 @@ async fn a_client_that_never_finishes_its_handshake_does_not_hold_up_the_next_on
     .await
     .expect("served while two handshakes are pending");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// Whether a TLS handshake that trusts only `cert` succeeds.
+async fn handshake_trusting(addr: SocketAddr, cert: &TestCert) -> bool {
+    let mut roots = RootCertStore::empty();
+    roots.add(cert.der.clone()).unwrap();
+    let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn a_hangup_reloads_the_certificate_and_a_broken_file_keeps_the_one_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = certificate(dir.path(), "first");
+    let live = TestCert {
+        der: first.der.clone(),
+        cert_file: dir.path().join("live.crt"),
+        key_file: dir.path().join("live.key"),
+    };
+    std::fs::copy(&first.cert_file, &live.cert_file).unwrap();
+    std::fs::copy(&first.key_file, &live.key_file).unwrap();
+    let settings = [
+        ("SERVER__PUBLIC_ORIGIN", "https://localhost:8443".to_owned()),
+        ("COOKIES__SECURE", "true".to_owned()),
+        (
+            "CORS__ALLOWED_ORIGINS",
+            "[\"https://localhost:8444\"]".to_owned(),
+        ),
+        (
+            "SERVER__TLS__CERT_FILE",
+            live.cert_file.display().to_string(),
+        ),
+        ("SERVER__TLS__KEY_FILE", live.key_file.display().to_string()),
+        (
+            "DATABASE__URL",
+            format!("sqlite://{}", dir.path().join("g.db").display()),
+        ),
+    ];
+    let node = crate::stores::nodes::Node::start(&settings);
+    let addr: SocketAddr = node.addr.parse().unwrap();
+    assert!(handshake_trusting(addr, &first).await);
+
+    // A renewal: new files in place, then SIGHUP.
+    let second = certificate(dir.path(), "second");
+    std::fs::copy(&second.cert_file, &live.cert_file).unwrap();
+    std::fs::copy(&second.key_file, &live.key_file).unwrap();
+    assert!(
+        handshake_trusting(addr, &first).await,
+        "nothing changes before the signal"
+    );
+    node.signal("HUP");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !handshake_trusting(addr, &second).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new certificate was not loaded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !handshake_trusting(addr, &first).await,
+        "the old one is gone"
+    );
+
+    // A broken file and another SIGHUP: the certificate in use stays.
+    std::fs::write(&live.cert_file, "not a certificate").unwrap();
+    node.signal("HUP");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        handshake_trusting(addr, &second).await,
+        "still serving the last good one"
+    );
 }
 
 #[tokio::test]

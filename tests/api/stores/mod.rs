@@ -2,5 +2,5 @@
 
 mod conformance;
 mod crash;
-mod nodes;
+pub mod nodes;
 mod outage;
