@@ -20,6 +20,9 @@ use crate::config::Config;
 use crate::state::AppState;
 use crate::tls::{TlsConfig, TlsListener};
 
+/// How long a shutdown waits for queued mails.
+const MAIL_DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub struct App {
     listener: TcpListener,
     /// `Some` when `[server.tls]` is set: the listener speaks https.
@@ -104,6 +107,11 @@ impl App {
             }
         }
         sweeper.abort();
+        // Mails still queued (a reset link just asked for) get a few seconds to go out.
+        let left = self.state.accounts().drain_mail(MAIL_DRAIN).await;
+        if left > 0 {
+            tracing::warn!(left, "mails still queued at shutdown were not sent");
+        }
         tracing::info!("gatehouse stopped");
         Ok(())
     }

@@ -277,6 +277,14 @@ impl Accounts {
         Ok(user)
     }
 
+    /// At shutdown: waits (at most `within`) for queued mails; the number left undelivered.
+    pub async fn drain_mail(&self, within: std::time::Duration) -> usize {
+        match &self.mail {
+            Some(flows) => flows.mailer.drain(within).await,
+            None => 0,
+        }
+    }
+
     /// Deletes mailed tokens past their expiry (the sweeper); the number deleted.
     pub async fn sweep_tokens(&self) -> Result<u64, ApiError> {
         Ok(self.tokens.delete_expired(self.clock.now()).await?)

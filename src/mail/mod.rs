@@ -9,6 +9,7 @@
 mod templates;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
@@ -71,6 +72,8 @@ struct Delivery {
     retries: u32,
     retry_delay: Duration,
     metrics: Arc<Metrics>,
+    /// Mails queued or being delivered, for a shutdown that waits for them.
+    unfinished: AtomicUsize,
 }
 
 pub struct Mailer {
@@ -105,6 +108,7 @@ impl Mailer {
             retries: config.retries,
             retry_delay: config.retry_delay,
             metrics,
+            unfinished: AtomicUsize::new(0),
         });
         let (queue, waiting) = mpsc::channel(config.queue_capacity);
         tokio::spawn(work(waiting, delivery.clone()));
@@ -158,13 +162,28 @@ impl Mailer {
             rendered,
             to: to.as_str().to_owned(),
         };
+        self.delivery.unfinished.fetch_add(1, Ordering::SeqCst);
         if self.queue.try_send(outgoing).is_err() {
+            self.delivery.unfinished.fetch_sub(1, Ordering::SeqCst);
             metrics.mail(kind.as_str(), "dropped");
             tracing::error!(
                 kind = kind.as_str(),
                 user,
                 "mail dropped: the queue is full (raise mail.queue_capacity, or check the SMTP server)"
             );
+        }
+    }
+
+    /// Waits until every queued mail is delivered or given up, at most `within`; the number
+    /// still unfinished (lost with the process). For a graceful shutdown.
+    pub async fn drain(&self, within: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = self.delivery.unfinished.load(Ordering::SeqCst);
+            if left == 0 || tokio::time::Instant::now() >= deadline {
+                return left;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -228,6 +247,7 @@ async fn work(mut waiting: mpsc::Receiver<Outgoing>, delivery: Arc<Delivery>) {
         let delivery = delivery.clone();
         tokio::spawn(async move {
             delivery.deliver(mail).await;
+            delivery.unfinished.fetch_sub(1, Ordering::SeqCst);
             drop(permit);
         });
     }

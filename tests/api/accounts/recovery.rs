@@ -600,6 +600,45 @@ async fn a_server_that_refuses_at_first_gets_the_mail_on_a_retry_and_one_that_al
 }
 
 #[tokio::test]
+async fn a_graceful_shutdown_waits_for_the_mails_still_queued() {
+    // The server refuses twice, so the mail is still on its way when the stop comes.
+    let smtp = SmtpServer::start_refusing(2);
+    let dir = tempfile::tempdir().unwrap();
+    let node = crate::stores::nodes::Node::start(&[
+        (
+            "DATABASE__URL",
+            format!("sqlite://{}", dir.path().join("g.db").display()),
+        ),
+        ("MAIL__SMTP_URL", smtp.url()),
+        ("MAIL__FROM", "no-reply@example.com".into()),
+        ("MAIL__LINK_BASE", format!("{APP_ORIGIN}/")),
+        ("MAIL__RETRY_DELAY_MS", "400".into()),
+    ]);
+    let mut browser = node.browser();
+    browser.get("/session").await;
+    let signed_up = browser
+        .post(
+            "/users",
+            json!({"username": "vera", "password": "vera has a long passphrase", "email": "vera@example.com"}),
+        )
+        .await;
+    assert_eq!(signed_up.status, 201, "{}", signed_up.body);
+    node.signal("TERM");
+    let mut node = node;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while node.exited().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the node did not stop"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "delivered before the process ended");
+    assert_eq!(mails[0].header("to").as_deref(), Some("vera@example.com"));
+}
+
+#[tokio::test]
 async fn a_reset_ends_the_sessions_kept_in_redis() {
     let smtp = SmtpServer::start();
     let (redis, prefix) = services::redis();
