@@ -87,6 +87,7 @@ impl AppState {
             FactorSettings {
                 keys: keys.clone(),
                 issuer: format!("Gatehouse ({})", config.server.public_origin.host()),
+                fresh_auth: config.session.fresh_auth,
             },
         );
         if let Some(mail) = &config.mail {

@@ -35,6 +35,8 @@ pub struct FactorSettings {
     pub keys: KeyRing,
     /// The `issuer` shown in authenticator apps.
     pub issuer: String,
+    /// How recent a login spares a sensitive change the password (`session.fresh_auth_secs`).
+    pub fresh_auth: time::Duration,
 }
 
 /// The start of a TOTP enrolment, shown once to the holder.
@@ -45,6 +47,15 @@ pub struct TotpEnrolment {
     pub otpauth_uri: String,
     /// The URI as a QR code, an SVG document.
     pub qr_svg: String,
+}
+
+/// What a sensitive change can go on: when this session's login happened, and the password if
+/// the holder gave it again.
+pub struct Freshness<'a> {
+    pub logged_in_at: time::OffsetDateTime,
+    pub password: Option<&'a str>,
+    /// The browser's device-cookie id for the account (see `throttle`).
+    pub device: Option<&'a str>,
 }
 
 /// A second factor as the holder gives it.
@@ -78,6 +89,26 @@ impl Accounts {
             .map_err(|e| ApiError::internal(anyhow::anyhow!("totp parameters: {e}")))
     }
 
+    /// Re-authentication for a sensitive change (OWASP ASVS 5.0 V6.2.3): a login within
+    /// `session.fresh_auth_secs` is enough; otherwise the password again, throttled like a
+    /// login (422 `fields.password: required` tells the client to ask for it). A password given
+    /// is always checked.
+    pub async fn confirm_identity(
+        &self,
+        user: &User,
+        proof: Freshness<'_>,
+        peer: &Peer,
+    ) -> Result<(), ApiError> {
+        let given = proof.password.filter(|p| !p.is_empty());
+        let fresh = self.clock.now() - proof.logged_in_at < self.factor_settings.fresh_auth;
+        if given.is_none() && fresh {
+            return Ok(());
+        }
+        self.reauthenticate(user, given, "password", proof.device, peer)
+            .await
+            .map(drop)
+    }
+
     fn current_step(&self) -> i64 {
         self.clock.now().unix_timestamp() / STEP_SECS as i64
     }
@@ -87,12 +118,10 @@ impl Accounts {
     pub async fn begin_totp(
         &self,
         user: &User,
-        password: Option<&str>,
-        device: Option<&str>,
+        proof: Freshness<'_>,
         peer: &Peer,
     ) -> Result<TotpEnrolment, ApiError> {
-        self.reauthenticate(user, password, "password", device, peer)
-            .await?;
+        self.confirm_identity(user, proof, peer).await?;
         let secret = crypto::random_bytes::<20>();
         let totp = self.totp(user, secret.to_vec())?;
         let sealed = self
@@ -164,12 +193,10 @@ impl Accounts {
     pub async fn regenerate_recovery_codes(
         &self,
         user: &User,
-        password: Option<&str>,
-        device: Option<&str>,
+        proof: Freshness<'_>,
         peer: &Peer,
     ) -> Result<Vec<String>, ApiError> {
-        self.reauthenticate(user, password, "password", device, peer)
-            .await?;
+        self.confirm_identity(user, proof, peer).await?;
         if self.second_factors(user).await?.is_empty() {
             return Err(ApiError::TotpNotEnabled);
         }

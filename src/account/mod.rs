@@ -24,7 +24,7 @@ use crate::store::{
 };
 use crate::throttle::Throttle;
 
-pub use factors::{FactorSettings, FactorState, SecondFactor, TotpEnrolment};
+pub use factors::{FactorSettings, FactorState, Freshness, SecondFactor, TotpEnrolment};
 pub use records::{DisplayName, Email, Role, User, UserId, Username};
 pub use recovery::{MailFlows, ResetRequest};
 

@@ -242,6 +242,9 @@ pub struct SessionConfig {
     /// How long a node may answer from its session cache; the bound on how late it sees a
     /// revocation made on another node.
     pub cache_ttl: std::time::Duration,
+    /// How recent a login lets setting up a second factor or new recovery codes go without the
+    /// password again; zero always asks.
+    pub fresh_auth: Duration,
 }
 
 /// Failed-login limits, each counted over `window`.

@@ -211,6 +211,7 @@ pub(super) struct RawSession {
     pub(super) touch_interval_secs: i64,
     pub(super) sweep_interval_secs: i64,
     pub(super) cache_ttl_ms: u64,
+    pub(super) fresh_auth_secs: i64,
 }
 
 impl Default for RawSession {
@@ -223,6 +224,7 @@ impl Default for RawSession {
             touch_interval_secs: 60,
             sweep_interval_secs: 300,
             cache_ttl_ms: 1000,
+            fresh_auth_secs: 5 * 60,
         }
     }
 }

@@ -25,7 +25,7 @@ fn the_example_config_names_every_key_and_is_valid() {
     let keys = |section: &str| table[section].as_dict().unwrap().len();
     assert_eq!(keys("server"), 5);
     assert_eq!(keys("database"), 5);
-    assert_eq!(keys("session"), 7);
+    assert_eq!(keys("session"), 8);
     assert_eq!(keys("throttle"), 4);
     assert_eq!(keys("password"), 5);
     assert_eq!(keys("gateway"), 5);
@@ -410,4 +410,15 @@ fn mail_settings_that_cannot_work_are_refused_with_the_fix() {
         !debug.contains("secret"),
         "the SMTP password never shows: {debug}"
     );
+}
+
+#[test]
+fn a_fresh_auth_window_beyond_an_hour_is_refused() {
+    let key = [("GATEHOUSE__SECURITY__SECRET_KEY", KEY)];
+    for bad in ["-1", "3601"] {
+        let text = problems(&format!("[session]\nfresh_auth_secs = {bad}\n"), &key);
+        assert!(text.contains("session.fresh_auth_secs"), "{text}");
+    }
+    let zero = Config::from_sources("[session]\nfresh_auth_secs = 0\n", env(&key)).unwrap();
+    assert_eq!(zero.session.fresh_auth, time::Duration::ZERO);
 }

@@ -379,7 +379,14 @@ fn session(s: &RawSession, problems: &mut Problems) -> SessionConfig {
         touch_interval: secs("touch_interval_secs", s.touch_interval_secs, problems),
         sweep_interval: secs("sweep_interval_secs", s.sweep_interval_secs, problems),
         cache_ttl: std::time::Duration::from_millis(s.cache_ttl_ms),
+        fresh_auth: Duration::seconds(s.fresh_auth_secs.clamp(0, 3600)),
     };
+    if !(0..=3600).contains(&s.fresh_auth_secs) {
+        problems.push(format!(
+            "session.fresh_auth_secs is {}: use 0 (always ask for the password again) to 3600; default 300",
+            s.fresh_auth_secs
+        ));
+    }
     if s.cache_ttl_ms > MAX_CACHE_TTL_MS {
         problems.push(format!(
             "session.cache_ttl_ms is {}: other nodes would see a revoked session for that long; use at most {MAX_CACHE_TTL_MS} (default 1000, 0 turns the cache off)",

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::account::{Accounts, FactorState, SecondFactor, TotpEnrolment};
+use crate::account::{Accounts, FactorState, Freshness, SecondFactor, TotpEnrolment};
 use crate::error::{ApiError, ErrorBody};
 use crate::http::auth::CurrentUser;
 use crate::http::extract::ApiJson;
@@ -99,13 +99,14 @@ struct PasswordBody {
     password: Option<String>,
 }
 
-/// Starts TOTP enrolment (the password again): a secret, its `otpauth://` URI and a QR code.
+/// Starts TOTP enrolment (the password again, unless the login is within
+/// `session.fresh_auth_secs`): a secret, its `otpauth://` URI and a QR code.
 /// Nothing changes for logins until `POST /users/me/totp/confirm`.
 #[utoipa::path(post, path = "/users/me/totp", tag = "factors", request_body = PasswordBody, responses(
     (status = 200, description = "Enrolment started", body = TotpEnrolment),
     (status = 401, description = "`unauthenticated`, or `invalid_credentials` for a wrong password", body = ErrorBody),
     (status = 409, description = "`totp_already_enabled`", body = ErrorBody),
-    (status = 422, description = "`validation_failed`: no password", body = ErrorBody),
+    (status = 422, description = "`validation_failed`: `password` `required` (the login is older than `session.fresh_auth_secs`)", body = ErrorBody),
     (status = 429, description = "`rate_limited`", body = ErrorBody),
 ))]
 async fn begin_totp(
@@ -117,14 +118,12 @@ async fn begin_totp(
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> Result<Json<TotpEnrolment>, ApiError> {
     let device = sessions.device_for(&headers, auth.user.username.as_str());
-    let enrolment = accounts
-        .begin_totp(
-            &auth.user,
-            body.password.as_deref(),
-            device.as_deref(),
-            &peer,
-        )
-        .await?;
+    let proof = Freshness {
+        logged_in_at: auth.session.created_at,
+        password: body.password.as_deref(),
+        device: device.as_deref(),
+    };
+    let enrolment = accounts.begin_totp(&auth.user, proof, &peer).await?;
     Ok(Json(enrolment))
 }
 
@@ -177,12 +176,13 @@ async fn disable_totp(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A new set of recovery codes (the password again); the old ones stop working.
+/// A new set of recovery codes (the password again, unless the login is fresh); the old ones
+/// stop working.
 #[utoipa::path(post, path = "/users/me/recovery-codes", tag = "factors", request_body = PasswordBody, responses(
     (status = 200, description = "New codes", body = RecoveryCodes),
     (status = 401, description = "`unauthenticated`, or `invalid_credentials` for a wrong password", body = ErrorBody),
     (status = 404, description = "`totp_not_enabled`", body = ErrorBody),
-    (status = 422, description = "`validation_failed`: no password", body = ErrorBody),
+    (status = 422, description = "`validation_failed`: `password` `required` (the login is older than `session.fresh_auth_secs`)", body = ErrorBody),
     (status = 429, description = "`rate_limited`", body = ErrorBody),
 ))]
 async fn regenerate_recovery_codes(
@@ -194,13 +194,13 @@ async fn regenerate_recovery_codes(
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
     let device = sessions.device_for(&headers, auth.user.username.as_str());
+    let proof = Freshness {
+        logged_in_at: auth.session.created_at,
+        password: body.password.as_deref(),
+        device: device.as_deref(),
+    };
     let recovery_codes = accounts
-        .regenerate_recovery_codes(
-            &auth.user,
-            body.password.as_deref(),
-            device.as_deref(),
-            &peer,
-        )
+        .regenerate_recovery_codes(&auth.user, proof, &peer)
         .await?;
     Ok(Json(RecoveryCodes { recovery_codes }))
 }

@@ -348,3 +348,37 @@ async fn the_totp_secret_is_stored_sealed() {
         .await;
     assert_eq!(wrong.code(), "invalid_credentials");
 }
+
+#[tokio::test]
+async fn a_fresh_login_sets_up_totp_without_the_password_again_and_an_older_one_must_give_it() {
+    let app = TestApp::spawn().await;
+    let password = app.add_user("ada", Role::User).await;
+    let mut browser = app.browser();
+    assert_eq!(browser.login("ada", &password).await.status, 200);
+    let fresh = browser.post("/users/me/totp", json!({})).await;
+    assert_eq!(fresh.status, 200, "{}", fresh.body);
+
+    app.clock.advance(time::Duration::minutes(6));
+    let asked = browser.post("/users/me/totp", json!({})).await;
+    assert_eq!((asked.status, asked.code()), (422, "validation_failed"));
+    assert_eq!(asked.body["error"]["fields"]["password"][0], "required");
+    let wrong = browser
+        .post("/users/me/totp", json!({"password": "not the password"}))
+        .await;
+    assert_eq!(
+        wrong.code(),
+        "invalid_credentials",
+        "a password given is checked"
+    );
+    let given = browser
+        .post("/users/me/totp", json!({ "password": password }))
+        .await;
+    assert_eq!(given.status, 200);
+
+    let strict = TestApp::spawn_with(&[("GATEHOUSE__SESSION__FRESH_AUTH_SECS", "0")]).await;
+    let password = strict.add_user("bob", Role::User).await;
+    let mut browser = strict.browser();
+    browser.login("bob", &password).await;
+    let asked = browser.post("/users/me/totp", json!({})).await;
+    assert_eq!(asked.code(), "validation_failed", "0 always asks");
+}
