@@ -19,6 +19,7 @@ use crate::peer::Peer;
 use crate::routes::session::SessionBody;
 use crate::session::{SessionContext, SessionManager};
 use crate::state::AppState;
+use crate::store::SessionRecord;
 
 /// The second login step: open to the anonymous browser that gave the right password.
 pub fn anonymous_router() -> OpenApiRouter<AppState> {
@@ -99,6 +100,17 @@ struct PasswordBody {
     password: Option<String>,
 }
 
+impl PasswordBody {
+    /// What a sensitive change of this session goes on: its login time and the password given.
+    fn proof<'a>(&'a self, session: &SessionRecord, device: Option<&'a str>) -> Freshness<'a> {
+        Freshness {
+            logged_in_at: session.created_at,
+            password: self.password.as_deref(),
+            device,
+        }
+    }
+}
+
 /// Starts TOTP enrolment (the password again, unless the login is within
 /// `session.fresh_auth_secs`): a secret, its `otpauth://` URI and a QR code.
 /// Nothing changes for logins until `POST /users/me/totp/confirm`.
@@ -118,11 +130,7 @@ async fn begin_totp(
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> Result<Json<TotpEnrolment>, ApiError> {
     let device = sessions.device_for(&headers, auth.user.username.as_str());
-    let proof = Freshness {
-        logged_in_at: auth.session.created_at,
-        password: body.password.as_deref(),
-        device: device.as_deref(),
-    };
+    let proof = body.proof(&auth.session, device.as_deref());
     let enrolment = accounts.begin_totp(&auth.user, proof, &peer).await?;
     Ok(Json(enrolment))
 }
@@ -194,11 +202,7 @@ async fn regenerate_recovery_codes(
     ApiJson(body): ApiJson<PasswordBody>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
     let device = sessions.device_for(&headers, auth.user.username.as_str());
-    let proof = Freshness {
-        logged_in_at: auth.session.created_at,
-        password: body.password.as_deref(),
-        device: device.as_deref(),
-    };
+    let proof = body.proof(&auth.session, device.as_deref());
     let recovery_codes = accounts
         .regenerate_recovery_codes(&auth.user, proof, &peer)
         .await?;

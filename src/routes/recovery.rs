@@ -105,18 +105,7 @@ async fn confirm_reset(
         .confirm_password_reset(body.token.as_deref(), body.new_password.as_deref(), &peer)
         .await?;
     if log_in && !accounts.blocks_login(&user) {
-        // A reset proves the mailbox, not the second factor: that is still owed (ASVS 5.0
-        // V6.4.3).
-        let factors = accounts.second_factors(&user).await?;
-        if !factors.is_empty() {
-            let (csrf, cookies) = sessions.begin_pending_login(&user, false, &context);
-            return Ok(cookies.attach(Json(SessionBody {
-                mfa_required: Some(factors),
-                ..SessionBody::anonymous(csrf)
-            })));
-        }
-        let (auth, cookies) = sessions.start(user, false, &context, &peer).await?;
-        Ok(cookies.attach(Json(SessionBody::logged_in(&sessions, &auth))))
+        crate::routes::session::log_in(&accounts, &sessions, user, false, &context, &peer).await
     } else {
         let (csrf, cookies) = sessions.end(&context, &peer).await?;
         Ok(cookies.attach(Json(SessionBody::anonymous(csrf))))

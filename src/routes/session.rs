@@ -160,17 +160,30 @@ async fn login(
         .authenticate(username, &password, device.as_deref(), &peer)
         .await?;
     let remember = body.remember.unwrap_or(false);
+    log_in(&accounts, &sessions, user, remember, &context, &peer).await
+}
+
+/// The reply to a proof of the password (a login, a confirmed reset): a new session, or, for an
+/// account with a second factor, `mfa_required` and no session until `POST /session/mfa`
+/// (OWASP ASVS 5.0 V6.3.3; a reset proves the mailbox, not the factor: V6.4.3).
+pub(super) async fn log_in(
+    accounts: &Accounts,
+    sessions: &SessionManager,
+    user: User,
+    remember: bool,
+    context: &SessionContext,
+    peer: &Peer,
+) -> Result<Response, ApiError> {
     let factors = accounts.second_factors(&user).await?;
     if !factors.is_empty() {
-        // Two-step login: no session until `POST /session/mfa` (OWASP ASVS 5.0 V6.3.3).
-        let (csrf, cookies) = sessions.begin_pending_login(&user, remember, &context);
+        let (csrf, cookies) = sessions.begin_pending_login(&user, remember, context);
         return Ok(cookies.attach(Json(SessionBody {
             mfa_required: Some(factors),
             ..SessionBody::anonymous(csrf)
         })));
     }
-    let (auth, cookies) = sessions.start(user, remember, &context, &peer).await?;
-    Ok(cookies.attach(Json(SessionBody::logged_in(&sessions, &auth))))
+    let (auth, cookies) = sessions.start(user, remember, context, peer).await?;
+    Ok(cookies.attach(Json(SessionBody::logged_in(sessions, &auth))))
 }
 
 /// Logs out: the stored session is deleted and a fresh anonymous token returned.

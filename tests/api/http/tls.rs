@@ -60,8 +60,11 @@ fn tls_settings(cert: &TestCert) -> Vec<(String, String)> {
     .collect()
 }
 
-/// One request over a fresh TLS connection that trusts only `cert`; the whole raw answer.
-async fn https(addr: SocketAddr, cert: &TestCert, request: &str) -> String {
+/// A TLS handshake with `localhost` at `addr`, trusting only `cert`.
+async fn connect_trusting(
+    addr: SocketAddr,
+    cert: &TestCert,
+) -> std::io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
     let mut roots = RootCertStore::empty();
     roots.add(cert.der.clone()).unwrap();
     let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
@@ -70,9 +73,14 @@ async fn https(addr: SocketAddr, cert: &TestCert, request: &str) -> String {
         .with_root_certificates(roots)
         .with_no_client_auth();
     let tcp = TcpStream::connect(addr).await.unwrap();
-    let name = ServerName::try_from("localhost").unwrap();
-    let mut tls = TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
+    TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+}
+
+/// One request over a fresh TLS connection that trusts only `cert`; the whole raw answer.
+async fn https(addr: SocketAddr, cert: &TestCert, request: &str) -> String {
+    let mut tls = connect_trusting(addr, cert)
         .await
         .expect("the handshake succeeds with the configured certificate");
     tls.write_all(request.as_bytes()).await.unwrap();
@@ -142,18 +150,7 @@ async fn a_client_that_never_finishes_its_handshake_does_not_hold_up_the_next_on
 
 /// Whether a TLS handshake that trusts only `cert` succeeds.
 async fn handshake_trusting(addr: SocketAddr, cert: &TestCert) -> bool {
-    let mut roots = RootCertStore::empty();
-    roots.add(cert.der.clone()).unwrap();
-    let config = ClientConfig::builder_with_provider(Arc::new(ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    TlsConnector::from(Arc::new(config))
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .is_ok()
+    connect_trusting(addr, cert).await.is_ok()
 }
 
 #[tokio::test]
