@@ -169,7 +169,7 @@ fn log_topologies(config: &Config) {
     }
 }
 
-/// Deletes expired sessions and mailed tokens every `session.sweep_interval_secs`.
+/// Deletes expired sessions, mailed tokens and passkey challenges every `session.sweep_interval_secs`.
 async fn sweep_forever(state: AppState) {
     let every = std::time::Duration::from_secs(
         state
@@ -190,7 +190,10 @@ async fn sweep_forever(state: AppState) {
         }
         match state.accounts().sweep_tokens().await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(deleted = n, "expired mailed tokens swept"),
+            Ok(n) => tracing::info!(
+                deleted = n,
+                "expired mailed tokens and passkey challenges swept"
+            ),
             Err(e) => tracing::warn!(error = %e, "mailed-token sweep failed"),
         }
     }

@@ -64,6 +64,16 @@ pub enum ApiError {
         "no login is waiting for a second factor in this browser; log in with the password again"
     )]
     MfaNotPending,
+    #[error(
+        "passkeys are off on this server ([passkeys] in the configuration; `gatehouse check-config` says why)"
+    )]
+    PasskeysNotConfigured,
+    #[error(
+        "no passkey challenge is waiting in this browser: ask for the options again (they work once, for 5 minutes)"
+    )]
+    PasskeyChallengeMissing,
+    #[error("this passkey is registered already")]
+    PasskeyAlreadyRegistered,
     #[error("a backing store is unavailable; retry shortly")]
     StoreUnavailable,
     #[error("the upstream API cannot be reached")]
@@ -97,6 +107,9 @@ pub const ERROR_CODES: &[&str] = &[
     "totp_already_enabled",
     "totp_not_enabled",
     "mfa_not_pending",
+    "passkeys_not_configured",
+    "passkey_challenge_missing",
+    "passkey_already_registered",
     "store_unavailable",
     "upstream_unavailable",
     "upstream_timeout",
@@ -158,6 +171,9 @@ impl ApiError {
             Self::TotpAlreadyEnabled => "totp_already_enabled",
             Self::TotpNotEnabled => "totp_not_enabled",
             Self::MfaNotPending => "mfa_not_pending",
+            Self::PasskeysNotConfigured => "passkeys_not_configured",
+            Self::PasskeyChallengeMissing => "passkey_challenge_missing",
+            Self::PasskeyAlreadyRegistered => "passkey_already_registered",
             Self::StoreUnavailable => "store_unavailable",
             Self::UpstreamUnavailable => "upstream_unavailable",
             Self::UpstreamTimeout => "upstream_timeout",
@@ -187,6 +203,9 @@ impl ApiError {
             Self::TotpAlreadyEnabled => StatusCode::CONFLICT,
             Self::TotpNotEnabled => StatusCode::NOT_FOUND,
             Self::MfaNotPending => StatusCode::UNAUTHORIZED,
+            Self::PasskeysNotConfigured => StatusCode::NOT_FOUND,
+            Self::PasskeyChallengeMissing => StatusCode::BAD_REQUEST,
+            Self::PasskeyAlreadyRegistered => StatusCode::CONFLICT,
             Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,

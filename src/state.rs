@@ -9,10 +9,10 @@ use std::sync::{Arc, OnceLock};
 
 use axum::extract::FromRef;
 
-use crate::account::{Accounts, FactorSettings, MailFlows};
+use crate::account::{Accounts, FactorSettings, MailFlows, relying_party};
 use crate::audit::Audit;
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, PasskeyConfig};
 use crate::cors::Cors;
 use crate::crypto::KeyRing;
 use crate::csrf::CsrfGuard;
@@ -100,6 +100,12 @@ impl AppState {
                 audit.clone(),
                 clock.clone(),
             ));
+        }
+        match &config.passkeys {
+            PasskeyConfig::On(rp) => {
+                accounts = accounts.with_passkeys(relying_party(rp)?);
+            }
+            PasskeyConfig::Off(why) => tracing::info!(reason = %why, "passkeys are off"),
         }
         let accounts = Arc::new(accounts);
         let directory = Arc::new(Directory::new(stores.employees.clone(), clock.clone()));

@@ -62,12 +62,18 @@ pub struct Freshness<'a> {
 pub enum SecondFactor {
     Totp(String),
     RecoveryCode(String),
+    /// An assertion answering the passkey step begun under `key` (see `passkeys`).
+    Passkey {
+        key: [u8; 32],
+        credential: Box<webauthn_rs::prelude::PublicKeyCredential>,
+    },
 }
 
 /// Which factors an account has, for `GET /users/me/totp`.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct FactorState {
     pub totp: bool,
+    pub passkeys: usize,
     pub recovery_codes_left: u64,
 }
 
@@ -174,15 +180,19 @@ impl Accounts {
         Ok(codes)
     }
 
-    /// Turns the second factor off; needs a current factor (a code or a recovery code).
+    /// Turns TOTP off; needs a current factor (a code or a recovery code). The recovery codes
+    /// stay while a passkey is left.
     pub async fn disable_totp(
         &self,
         user: &User,
         factor: SecondFactor,
         peer: &Peer,
     ) -> Result<(), ApiError> {
+        if !matches!(self.factors.totp(user.id).await?, Some(f) if f.confirmed) {
+            return Err(ApiError::TotpNotEnabled);
+        }
         self.pass_factor(user, factor, peer).await?;
-        self.factors.remove_factors(user.id).await?;
+        self.factors.remove_totp(user.id).await?;
         self.audit
             .record(self.audit.event("totp_disabled", peer).user(user))
             .await;
@@ -213,15 +223,25 @@ impl Accounts {
 
     /// The second factors a login to `user` needs, in the wire's names; empty without one.
     pub async fn second_factors(&self, user: &User) -> Result<Vec<&'static str>, ApiError> {
-        Ok(match self.factors.totp(user.id).await? {
-            Some(f) if f.confirmed => vec!["totp", "recovery_code"],
-            _ => Vec::new(),
-        })
+        let state = self.factor_state(user).await?;
+        let mut factors = Vec::new();
+        if state.totp {
+            factors.push("totp");
+        }
+        if state.passkeys > 0 {
+            factors.push("webauthn");
+        }
+        if !factors.is_empty() {
+            factors.push("recovery_code");
+        }
+        Ok(factors)
     }
 
     pub async fn factor_state(&self, user: &User) -> Result<FactorState, ApiError> {
+        let totp = matches!(self.factors.totp(user.id).await?, Some(f) if f.confirmed);
         Ok(FactorState {
-            totp: !self.second_factors(user).await?.is_empty(),
+            totp,
+            passkeys: self.passkeys.passkeys(user.id).await?.len(),
             recovery_codes_left: self.factors.recovery_codes_left(user.id).await?,
         })
     }
@@ -244,8 +264,8 @@ impl Accounts {
         Ok(user)
     }
 
-    /// An operator removes an account's second factors (a lost phone and no recovery codes):
-    /// audited; `false` when it had none.
+    /// An operator removes an account's second factors, TOTP and passkeys (a lost phone and no
+    /// recovery codes): audited; `false` when it had none.
     pub async fn reset_factors(
         &self,
         user: &User,
@@ -255,7 +275,7 @@ impl Accounts {
         let had = self.factors.remove_factors(user.id).await?;
         let event = self
             .audit
-            .event("totp_disabled", peer)
+            .event("factors_reset", peer)
             .user(user)
             .detail(actor.detail());
         self.audit.record(event).await;
@@ -281,6 +301,9 @@ impl Accounts {
                     self.factors.use_recovery_code(user.id, &hash).await?,
                     "recovery_code",
                 )
+            }
+            SecondFactor::Passkey { key, credential } => {
+                (self.spend_passkey(user, key, credential).await?, "webauthn")
             }
         };
         if !passed {
@@ -353,7 +376,7 @@ impl Accounts {
     }
 
     /// Ten new recovery codes replacing the old ones; only their hashes are kept.
-    async fn new_recovery_codes(&self, user: &User) -> Result<Vec<String>, ApiError> {
+    pub(super) async fn new_recovery_codes(&self, user: &User) -> Result<Vec<String>, ApiError> {
         let codes: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
         let hashes: Vec<[u8; 32]> = codes
             .iter()

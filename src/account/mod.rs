@@ -7,6 +7,7 @@
 //! works on live in [`records`], a leaf the stores can name.
 
 mod factors;
+mod passkeys;
 pub mod records;
 mod recovery;
 
@@ -19,12 +20,13 @@ use crate::metrics::Metrics;
 use crate::password::{Password, PasswordHasher};
 use crate::peer::Peer;
 use crate::store::{
-    FactorStore, MailTokenStore, NewUser, SessionStore, StoreError, Stores, TokenPurpose,
-    UserStore, UserUpdate,
+    CeremonyStore, FactorStore, MailTokenStore, NewUser, PasskeyStore, SessionStore, StoreError,
+    Stores, TokenPurpose, UserStore, UserUpdate,
 };
 use crate::throttle::Throttle;
 
 pub use factors::{FactorSettings, FactorState, Freshness, SecondFactor, TotpEnrolment};
+pub use passkeys::{CeremonyPurpose, PasskeyInfo, relying_party};
 pub use records::{DisplayName, Email, Role, User, UserId, Username};
 pub use recovery::{MailFlows, ResetRequest};
 
@@ -82,6 +84,10 @@ pub struct Accounts {
     mail: Option<Arc<MailFlows>>,
     factors: Arc<dyn FactorStore>,
     factor_settings: FactorSettings,
+    passkeys: Arc<dyn PasskeyStore>,
+    ceremonies: Arc<dyn CeremonyStore>,
+    /// `None` when passkeys are off.
+    webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 /// A password that equals the username (ignoring case) is refused wherever one is set.
@@ -119,7 +125,16 @@ impl Accounts {
             mail: None,
             factors: stores.factors.clone(),
             factor_settings,
+            passkeys: stores.passkeys.clone(),
+            ceremonies: stores.ceremonies.clone(),
+            webauthn: None,
         }
+    }
+
+    /// Turns on passkeys for this relying party.
+    pub fn with_passkeys(mut self, webauthn: webauthn_rs::Webauthn) -> Self {
+        self.webauthn = Some(Arc::new(webauthn));
+        self
     }
 
     /// Turns on password reset and e-mail verification.

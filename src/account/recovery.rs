@@ -285,9 +285,12 @@ impl Accounts {
         }
     }
 
-    /// Deletes mailed tokens past their expiry (the sweeper); the number deleted.
+    /// Deletes mailed tokens and passkey challenges past their expiry (the sweeper); the
+    /// number deleted.
     pub async fn sweep_tokens(&self) -> Result<u64, ApiError> {
-        Ok(self.tokens.delete_expired(self.clock.now()).await?)
+        let now = self.clock.now();
+        let tokens = self.tokens.delete_expired(now).await?;
+        Ok(tokens + self.ceremonies.delete_expired_ceremonies(now).await?)
     }
 
     /// Whether `account.require_verified_email` keeps `user` from logging in.

@@ -18,6 +18,7 @@ use time::Duration;
 
 use crate::origin::Origin;
 
+mod passkeys;
 mod raw;
 pub mod topology;
 mod validate;
@@ -85,6 +86,23 @@ pub struct Config {
     /// `None` without a `[mail]` section: password reset and e-mail verification are off.
     pub mail: Option<MailConfig>,
     pub account: AccountConfig,
+    pub passkeys: PasskeyConfig,
+}
+
+/// Passkeys (WebAuthn): on for one relying party, or off and why.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PasskeyConfig {
+    On(RelyingParty),
+    Off(String),
+}
+
+/// Who passkeys are made for: the RP ID (a domain the app's pages are on or under) and the
+/// exact origins whose pages may run a ceremony.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RelyingParty {
+    pub id: String,
+    pub name: String,
+    pub origins: Vec<Origin>,
 }
 
 /// How mail leaves.

@@ -21,6 +21,7 @@ pub(super) struct Raw {
     pub(super) gateway: RawGateway,
     pub(super) mail: Option<RawMail>,
     pub(super) account: RawAccount,
+    pub(super) passkeys: RawPasskeys,
 }
 
 #[derive(Deserialize)]
@@ -55,6 +56,26 @@ impl Default for RawMail {
             reset_token_ttl_secs: 30 * 60,
             verification_token_ttl_secs: 2 * 24 * 3600,
             reset_logs_in: true,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawPasskeys {
+    pub(super) enabled: bool,
+    pub(super) rp_id: String,
+    pub(super) rp_name: String,
+    pub(super) origins: Vec<String>,
+}
+
+impl Default for RawPasskeys {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            rp_id: String::new(),
+            rp_name: "Gatehouse".into(),
+            origins: Vec::new(),
         }
     }
 }

@@ -10,7 +10,7 @@ use super::topology::{self, Level};
 use super::*;
 use crate::origin::Origin;
 
-type Problems = Vec<String>;
+pub(super) type Problems = Vec<String>;
 
 pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
     let mut problems = Problems::new();
@@ -42,8 +42,11 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
     if raw.account.require_verified_email && raw.mail.is_none() {
         problems.push("account.require_verified_email = true needs a [mail] section (verification links are mailed); add one, or set it to false".into());
     }
-    match (problems.is_empty(), server, gateway) {
-        (true, Some(server), Some(gateway)) => Ok(Config {
+    let passkeys = server
+        .as_ref()
+        .map(|server| super::passkeys::validate(&raw.passkeys, server, &cors, &mut problems));
+    match (problems.is_empty(), server, gateway, passkeys) {
+        (true, Some(server), Some(gateway), Some(passkeys)) => Ok(Config {
             server,
             database,
             secret_keys,
@@ -61,6 +64,7 @@ pub(super) fn validate(raw: Raw) -> Result<Config, ConfigError> {
             account: AccountConfig {
                 require_verified_email: raw.account.require_verified_email,
             },
+            passkeys,
         }),
         _ => Err(ConfigError(problems)),
     }

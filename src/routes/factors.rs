@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::account::{Accounts, FactorState, Freshness, SecondFactor, TotpEnrolment};
+use crate::account::{
+    Accounts, CeremonyPurpose, FactorState, Freshness, SecondFactor, TotpEnrolment,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::http::auth::CurrentUser;
 use crate::http::extract::ApiJson;
@@ -33,23 +35,39 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(regenerate_recovery_codes))
 }
 
-/// A current factor: `{"totp": "123456"}` or `{"recovery_code": "…"}`.
+/// A current factor: `{"totp": "123456"}`, `{"recovery_code": "…"}` or, for the login step,
+/// `{"webauthn": PublicKeyCredential}` (the answer to `POST /session/mfa/options`).
 #[derive(Deserialize, utoipa::ToSchema)]
 struct FactorBody {
     #[serde(default)]
     totp: Option<String>,
     #[serde(default)]
     recovery_code: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    webauthn: Option<serde_json::Value>,
 }
 
 impl FactorBody {
-    fn factor(self) -> Result<SecondFactor, ApiError> {
+    /// The factor given; a passkey's answer is looked up under `passkey_key` (`None` where no
+    /// passkey step exists).
+    fn factor(self, passkey_key: Option<[u8; 32]>) -> Result<SecondFactor, ApiError> {
         let given = |v: Option<String>| v.filter(|v| !v.trim().is_empty());
-        match (given(self.totp), given(self.recovery_code)) {
-            (Some(code), None) => Ok(SecondFactor::Totp(code)),
-            (None, Some(code)) => Ok(SecondFactor::RecoveryCode(code)),
-            (Some(_), Some(_)) => Err(ApiError::field("totp", "one_factor_only")),
-            (None, None) => Err(ApiError::field("totp", "required")),
+        let webauthn = self.webauthn.filter(|v| !v.is_null());
+        match (given(self.totp), given(self.recovery_code), webauthn) {
+            (Some(code), None, None) => Ok(SecondFactor::Totp(code)),
+            (None, Some(code), None) => Ok(SecondFactor::RecoveryCode(code)),
+            (None, None, Some(value)) => {
+                let key =
+                    passkey_key.ok_or_else(|| ApiError::field("webauthn", "not_accepted_here"))?;
+                let credential = super::passkeys::parse_credential(Some(value), "webauthn")?;
+                Ok(SecondFactor::Passkey {
+                    key,
+                    credential: Box::new(credential),
+                })
+            }
+            (None, None, None) => Err(ApiError::field("totp", "required")),
+            _ => Err(ApiError::field("totp", "one_factor_only")),
         }
     }
 }
@@ -57,8 +75,9 @@ impl FactorBody {
 /// Completes a login that answered `mfa_required`: a new session, cookie and token.
 #[utoipa::path(post, path = "/session/mfa", tag = "session", request_body = FactorBody, responses(
     (status = 200, description = "Logged in", body = SessionBody),
-    (status = 401, description = "`invalid_credentials` (a wrong, used or expired code), `mfa_not_pending` (no password step in this browser, or it expired)", body = ErrorBody),
-    (status = 422, description = "`validation_failed`: neither or both of `totp` and `recovery_code`", body = ErrorBody),
+    (status = 400, description = "`passkey_challenge_missing`: a `webauthn` answer without `POST /session/mfa/options` first (or after 5 minutes, or twice)", body = ErrorBody),
+    (status = 401, description = "`invalid_credentials` (a wrong, used or expired code, or an assertion that does not verify), `mfa_not_pending` (no password step in this browser, or it expired)", body = ErrorBody),
+    (status = 422, description = "`validation_failed`: none or more than one of `totp`, `recovery_code` and `webauthn`; `webauthn` `invalid`", body = ErrorBody),
     (status = 429, description = "`rate_limited`", body = ErrorBody),
 ))]
 async fn complete_login(
@@ -69,7 +88,8 @@ async fn complete_login(
     headers: HeaderMap,
     ApiJson(body): ApiJson<FactorBody>,
 ) -> Result<Response, ApiError> {
-    let factor = body.factor()?;
+    let passkey_key = sessions.ceremony_key(&context, CeremonyPurpose::SecondFactor.as_str());
+    let factor = body.factor(passkey_key)?;
     let pending = sessions
         .pending_login(&headers, &context)
         .ok_or(ApiError::MfaNotPending)?;
@@ -95,14 +115,18 @@ async fn factor_state(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-struct PasswordBody {
+pub(super) struct PasswordBody {
     #[serde(default)]
     password: Option<String>,
 }
 
 impl PasswordBody {
     /// What a sensitive change of this session goes on: its login time and the password given.
-    fn proof<'a>(&'a self, session: &SessionRecord, device: Option<&'a str>) -> Freshness<'a> {
+    pub(super) fn proof<'a>(
+        &'a self,
+        session: &SessionRecord,
+        device: Option<&'a str>,
+    ) -> Freshness<'a> {
         Freshness {
             logged_in_at: session.created_at,
             password: self.password.as_deref(),
@@ -165,9 +189,11 @@ async fn confirm_totp(
     Ok(Json(RecoveryCodes { recovery_codes }))
 }
 
-/// Turns the second factor off, with a current code or a recovery code.
+/// Turns TOTP off, with a current code or a recovery code (the recovery codes stay while a
+/// passkey is left).
 #[utoipa::path(delete, path = "/users/me/totp", tag = "factors", request_body = FactorBody, responses(
-    (status = 204, description = "Off; the recovery codes are gone too"),
+    (status = 204, description = "Off; the recovery codes are gone too unless a passkey is left"),
+    (status = 404, description = "`totp_not_enabled`", body = ErrorBody),
     (status = 401, description = "`unauthenticated`, or `invalid_credentials` for a wrong factor", body = ErrorBody),
     (status = 422, description = "`validation_failed`", body = ErrorBody),
     (status = 429, description = "`rate_limited`", body = ErrorBody),
@@ -179,7 +205,7 @@ async fn disable_totp(
     ApiJson(body): ApiJson<FactorBody>,
 ) -> Result<StatusCode, ApiError> {
     accounts
-        .disable_totp(&auth.user, body.factor()?, &peer)
+        .disable_totp(&auth.user, body.factor(None)?, &peer)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -20,6 +20,7 @@ mod factors;
 pub mod gateway;
 mod health;
 mod ops;
+mod passkeys;
 mod race;
 mod recovery;
 mod session;
@@ -51,6 +52,9 @@ pub const PUBLIC_OPERATIONS: &[(&str, &str)] = &[
     ("post", "/password-reset/confirm"),
     ("post", "/users/me/email/verify"),
     ("post", "/session/mfa"),
+    ("post", "/session/mfa/options"),
+    ("post", "/session/passkey/options"),
+    ("post", "/session/passkey"),
     ("get", "/race/results"),
     ("post", "/race/results"),
     ("get", "/healthz"),
@@ -79,6 +83,7 @@ fn anonymous() -> OpenApiRouter<AppState> {
         .merge(users::sign_up_router())
         .merge(recovery::anonymous_router())
         .merge(factors::anonymous_router())
+        .merge(passkeys::anonymous_router())
         .merge(gateway::forward_auth_router())
 }
 
@@ -88,6 +93,7 @@ fn private() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(recovery::router())
         .merge(factors::router())
+        .merge(passkeys::router())
         .merge(employees::router())
 }
 

@@ -54,6 +54,8 @@ pub struct SessionBody {
 pub struct Features {
     /// Password reset and e-mail verification (`[mail]` is configured).
     pub mail: bool,
+    /// Passkey registration and login (`[passkeys]` is on).
+    pub passkeys: bool,
 }
 
 impl SessionBody {
@@ -96,6 +98,7 @@ async fn check_session(
 ) -> Response {
     let features = Some(Features {
         mail: accounts.mail_enabled(),
+        passkeys: accounts.passkeys_enabled(),
     });
     match &context {
         SessionContext::Authenticated(auth) => Json(SessionBody {

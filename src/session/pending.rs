@@ -110,3 +110,22 @@ impl SessionManager {
 fn binding(nonce: &str) -> String {
     crypto::encode(&crypto::hash(nonce.as_bytes())[..16])
 }
+
+impl SessionManager {
+    /// The key a WebAuthn ceremony's state is kept under: bound to this browser's session (or
+    /// pre-session) and to `purpose`, so only this browser can answer it, and only for that.
+    pub fn ceremony_key(&self, context: &SessionContext, purpose: &str) -> Option<[u8; 32]> {
+        let bound = match context {
+            SessionContext::Authenticated(auth) => {
+                format!("session:{}", crypto::encode(&auth.session.secret_hash))
+            }
+            SessionContext::Anonymous {
+                pre_nonce: Some(nonce),
+            } => format!("pre:{nonce}"),
+            SessionContext::Anonymous { pre_nonce: None } => return None,
+        };
+        Some(crypto::hash(
+            format!("webauthn:{purpose}:{bound}").as_bytes(),
+        ))
+    }
+}

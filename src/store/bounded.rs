@@ -12,9 +12,10 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::{
-    AuditEvent, AuditStore, Counter, Credentials, EmployeeStore, FactorStore, IdleCutoffs,
-    MailToken, MailTokenStore, NewUser, Ping, SessionRecord, SessionStore, StoreError, StoreResult,
-    Stores, ThrottleStore, TokenPurpose, TotpFactor, UserStore, UserUpdate,
+    AuditEvent, AuditStore, CeremonyStore, Counter, Credentials, EmployeeStore, FactorStore,
+    IdleCutoffs, MailToken, MailTokenStore, NewUser, PasskeyStore, Ping, SessionRecord,
+    SessionStore, StoreError, StoreResult, StoredPasskey, Stores, ThrottleStore, TokenPurpose,
+    TotpFactor, UserStore, UserUpdate,
 };
 use crate::account::records::{DisplayName, Email, User, UserId, Username};
 use crate::directory::records::{Employee, EmployeeId, EmployeeInput, EmployeeSummary};
@@ -51,6 +52,8 @@ impl Stores {
             audit: Bounded::wrap(self.audit, limit),
             mail_tokens: Bounded::wrap(self.mail_tokens, limit),
             factors: Bounded::wrap(self.factors, limit),
+            passkeys: Bounded::wrap(self.passkeys, limit),
+            ceremonies: Bounded::wrap(self.ceremonies, limit),
             backends: self
                 .backends
                 .into_iter()
@@ -94,10 +97,28 @@ bounded!(FactorStore {
     fn begin_totp(&self, user_id: UserId, sealed: &[u8], now: OffsetDateTime) -> bool;
     fn totp(&self, user_id: UserId) -> Option<TotpFactor>;
     fn use_totp_step(&self, user_id: UserId, step: i64, confirm: bool) -> bool;
+    fn remove_totp(&self, user_id: UserId) -> bool;
     fn remove_factors(&self, user_id: UserId) -> bool;
     fn replace_recovery_codes(&self, user_id: UserId, hashes: &[[u8; 32]], now: OffsetDateTime) -> ();
     fn use_recovery_code(&self, user_id: UserId, hash: &[u8; 32]) -> bool;
     fn recovery_codes_left(&self, user_id: UserId) -> u64;
+});
+
+bounded!(PasskeyStore {
+    fn user_handle(&self, user_id: UserId, fresh: &[u8]) -> Vec<u8>;
+    fn user_for_handle(&self, handle: &[u8]) -> Option<UserId>;
+    fn add_passkey(&self, passkey: &StoredPasskey) -> bool;
+    fn passkeys(&self, user_id: UserId) -> Vec<StoredPasskey>;
+    fn passkey_by_credential(&self, credential_id: &[u8]) -> Option<StoredPasskey>;
+    fn passkey_used(&self, id: &str, credential: &str, now: OffsetDateTime) -> ();
+    fn rename_passkey(&self, user_id: UserId, id: &str, name: &str) -> bool;
+    fn delete_passkey(&self, user_id: UserId, id: &str) -> bool;
+});
+
+bounded!(CeremonyStore {
+    fn put_ceremony(&self, key: &[u8; 32], state: &str, expires_at: OffsetDateTime) -> ();
+    fn take_ceremony(&self, key: &[u8; 32], now: OffsetDateTime) -> Option<String>;
+    fn delete_expired_ceremonies(&self, now: OffsetDateTime) -> u64;
 });
 
 bounded!(MailTokenStore {

@@ -208,7 +208,10 @@ pub trait FactorStore: Send + Sync + 'static {
     /// only on a pending factor, which it confirms (enrolment), else only on a confirmed one.
     /// `false` for a replay or the wrong state.
     async fn use_totp_step(&self, user_id: UserId, step: i64, confirm: bool) -> StoreResult<bool>;
-    /// Deletes the TOTP factor and every recovery code; `true` if there was a factor.
+    /// Deletes the TOTP factor, and the recovery codes unless a passkey is left; `true` if
+    /// there was a TOTP factor.
+    async fn remove_totp(&self, user_id: UserId) -> StoreResult<bool>;
+    /// Deletes every factor (TOTP, passkeys, recovery codes); `true` if there was one.
     async fn remove_factors(&self, user_id: UserId) -> StoreResult<bool>;
     /// Replaces every recovery code of the account with these hashes.
     async fn replace_recovery_codes(
@@ -220,6 +223,70 @@ pub trait FactorStore: Send + Sync + 'static {
     /// Deletes the code with this hash if the account has it (single use); `true` if it did.
     async fn use_recovery_code(&self, user_id: UserId, hash: &[u8; 32]) -> StoreResult<bool>;
     async fn recovery_codes_left(&self, user_id: UserId) -> StoreResult<u64>;
+}
+
+/// A registered passkey. The credential is webauthn-rs's serialised `Passkey` (public key,
+/// counter, flags): nothing secret.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredPasskey {
+    /// Public handle (random), for the holder's list.
+    pub id: String,
+    pub user_id: UserId,
+    pub credential_id: Vec<u8>,
+    pub name: String,
+    pub credential: String,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// Passkeys and the per-account user handle, kept in the database beside the other factors.
+#[async_trait]
+pub trait PasskeyStore: Send + Sync + 'static {
+    /// The account's user handle; `fresh` is stored and returned if it has none yet.
+    async fn user_handle(&self, user_id: UserId, fresh: &[u8]) -> StoreResult<Vec<u8>>;
+    /// The account a user handle belongs to.
+    async fn user_for_handle(&self, handle: &[u8]) -> StoreResult<Option<UserId>>;
+    /// Stores a passkey; `false` (nothing stored) when its credential id is registered already.
+    async fn add_passkey(&self, passkey: &StoredPasskey) -> StoreResult<bool>;
+    /// The account's passkeys, oldest first.
+    async fn passkeys(&self, user_id: UserId) -> StoreResult<Vec<StoredPasskey>>;
+    async fn passkey_by_credential(
+        &self,
+        credential_id: &[u8],
+    ) -> StoreResult<Option<StoredPasskey>>;
+    /// Records a use: the updated credential (its counter) and the time.
+    async fn passkey_used(
+        &self,
+        id: &str,
+        credential: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn rename_passkey(&self, user_id: UserId, id: &str, name: &str) -> StoreResult<bool>;
+    /// Deletes one of the account's passkeys, and its recovery codes when no factor is left;
+    /// `true` if it existed.
+    async fn delete_passkey(&self, user_id: UserId, id: &str) -> StoreResult<bool>;
+}
+
+/// Challenges handed out and not answered yet (WebAuthn ceremonies), bound to a browser's
+/// (pre-)session: kept where sessions are, so any node can finish a ceremony another began.
+#[async_trait]
+pub trait CeremonyStore: Send + Sync + 'static {
+    /// Keeps `state` under `key` until `expires_at`, replacing what was there.
+    async fn put_ceremony(
+        &self,
+        key: &[u8; 32],
+        state: &str,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Deletes the state under `key` and returns it if it had not expired at `now`: a
+    /// challenge is answered once.
+    async fn take_ceremony(
+        &self,
+        key: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<String>>;
+    /// Deletes expired states; the number deleted.
+    async fn delete_expired_ceremonies(&self, now: OffsetDateTime) -> StoreResult<u64>;
 }
 
 /// A cheap round trip to a backend, for `/readyz`.
@@ -319,6 +386,8 @@ pub struct Stores {
     pub audit: Arc<dyn AuditStore>,
     pub mail_tokens: Arc<dyn MailTokenStore>,
     pub factors: Arc<dyn FactorStore>,
+    pub passkeys: Arc<dyn PasskeyStore>,
+    pub ceremonies: Arc<dyn CeremonyStore>,
     /// Every backend in use, by name, for readiness checks.
     backends: Vec<(&'static str, Arc<dyn Ping>)>,
 }
@@ -332,6 +401,8 @@ trait SqlBackend:
     + AuditStore
     + MailTokenStore
     + FactorStore
+    + PasskeyStore
+    + CeremonyStore
     + Ping
 {
 }
@@ -343,6 +414,8 @@ impl<
         + AuditStore
         + MailTokenStore
         + FactorStore
+        + PasskeyStore
+        + CeremonyStore
         + Ping,
 > SqlBackend for T
 {
@@ -377,17 +450,20 @@ impl Stores {
             audit: store.clone(),
             mail_tokens: store.clone(),
             factors: store.clone(),
+            passkeys: store.clone(),
+            ceremonies: store.clone(),
             backends: vec![(name, store)],
         }
     }
 
-    /// Keeps sessions and throttle counters in `store` instead.
+    /// Keeps sessions, ceremonies and throttle counters in `store` instead.
     fn with_sessions_in(
         mut self,
         name: &'static str,
-        store: Arc<impl SessionStore + ThrottleStore + Ping>,
+        store: Arc<impl SessionStore + CeremonyStore + ThrottleStore + Ping>,
     ) -> Self {
         self.sessions = store.clone();
+        self.ceremonies = store.clone();
         self.throttle = store.clone();
         self.backends.push((name, store));
         self

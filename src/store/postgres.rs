@@ -90,3 +90,8 @@ mod factors {
     use super::*;
     crate::store::sql::factor_store!(PostgresStore, sqlx::postgres::PgRow);
 }
+
+mod passkeys {
+    use super::*;
+    crate::store::sql::passkey_stores!(PostgresStore, sqlx::postgres::PgRow);
+}

@@ -96,3 +96,8 @@ mod factors {
     use super::*;
     crate::store::sql::factor_store!(SqliteStore, sqlx::sqlite::SqliteRow);
 }
+
+mod passkeys {
+    use super::*;
+    crate::store::sql::passkey_stores!(SqliteStore, sqlx::sqlite::SqliteRow);
+}

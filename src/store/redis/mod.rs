@@ -6,6 +6,8 @@
 //! and by last activity let the sweeper and the metrics find sessions without scanning keys.
 //! Every change is one Lua script, so two nodes touching or revoking one session at once never
 //! lose an update or leave an index half-written. The connection manager reconnects by itself.
+//! WebAuthn ceremony states are plain keys `w:{key}` holding `{expiry}|{state}`, read and
+//! deleted in one `GETDEL`.
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -13,7 +15,8 @@ use redis::{RetryMethod, Script};
 use time::{Duration, OffsetDateTime};
 
 use super::{
-    Counter, IdleCutoffs, Ping, SessionRecord, SessionStore, StoreError, StoreResult, ThrottleStore,
+    CeremonyStore, Counter, IdleCutoffs, Ping, SessionRecord, SessionStore, StoreError,
+    StoreResult, ThrottleStore,
 };
 use crate::account::records::UserId;
 use crate::clock::from_unix;
@@ -354,5 +357,53 @@ impl ThrottleStore for RedisStore {
             .await
             .map_err(redis_error)?;
         Ok(())
+    }
+}
+
+/// How long Redis keeps a ceremony state at most: a backstop only, since the expiry written in
+/// the value (by the injected clock) is what decides.
+const CEREMONY_BACKSTOP_SECS: u64 = 15 * 60;
+
+#[async_trait]
+impl CeremonyStore for RedisStore {
+    async fn put_ceremony(
+        &self,
+        key: &[u8; 32],
+        state: &str,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        let _: () = redis::cmd("SET")
+            .arg(format!("{}w:{}", self.prefix, hex(key)))
+            .arg(format!("{}|{state}", expires_at.unix_timestamp()))
+            .arg("EX")
+            .arg(CEREMONY_BACKSTOP_SECS)
+            .query_async(&mut self.conn())
+            .await
+            .map_err(redis_error)?;
+        Ok(())
+    }
+
+    async fn take_ceremony(
+        &self,
+        key: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<String>> {
+        let value: Option<String> = redis::cmd("GETDEL")
+            .arg(format!("{}w:{}", self.prefix, hex(key)))
+            .query_async(&mut self.conn())
+            .await
+            .map_err(redis_error)?;
+        let Some((expires, state)) = value.as_deref().and_then(|v| v.split_once('|')) else {
+            return Ok(None);
+        };
+        let expires: i64 = expires
+            .parse()
+            .map_err(|_| StoreError::Other(anyhow::anyhow!("malformed ceremony in Redis")))?;
+        Ok((expires > now.unix_timestamp()).then(|| state.to_owned()))
+    }
+
+    /// Redis drops them by itself (the backstop TTL).
+    async fn delete_expired_ceremonies(&self, _now: OffsetDateTime) -> StoreResult<u64> {
+        Ok(0)
     }
 }

@@ -70,20 +70,43 @@ macro_rules! factor_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn remove_factors(&self, user_id: UserId) -> StoreResult<bool> {
+            async fn remove_totp(&self, user_id: UserId) -> StoreResult<bool> {
                 let mut tx = self.pool.begin().await.map_err(db_error)?;
                 let totp = sqlx::query("DELETE FROM totp_factors WHERE user_id = $1")
                     .bind(user_id)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
-                    .bind(user_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
+                // Recovery codes stand in for a factor; without one left they go too.
+                sqlx::query(
+                    "DELETE FROM recovery_codes WHERE user_id = $1
+                     AND NOT EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1)",
+                )
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
                 tx.commit().await.map_err(db_error)?;
                 Ok(totp.rows_affected() > 0)
+            }
+
+            async fn remove_factors(&self, user_id: UserId) -> StoreResult<bool> {
+                let mut tx = self.pool.begin().await.map_err(db_error)?;
+                let mut had = false;
+                for (statement, is_factor) in [
+                    ("DELETE FROM totp_factors WHERE user_id = $1", true),
+                    ("DELETE FROM passkeys WHERE user_id = $1", true),
+                    ("DELETE FROM recovery_codes WHERE user_id = $1", false),
+                ] {
+                    let done = sqlx::query(statement)
+                        .bind(user_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    had |= is_factor && done.rows_affected() > 0;
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(had)
             }
 
             async fn replace_recovery_codes(

@@ -6,12 +6,14 @@
 mod accounts;
 mod directory;
 mod factors;
+mod passkeys;
 mod security;
 mod tokens;
 
 pub(super) use accounts::account_stores;
 pub(super) use directory::directory_store;
 pub(super) use factors::factor_store;
+pub(super) use passkeys::passkey_stores;
 pub(super) use security::security_stores;
 pub(super) use tokens::token_store;
 

@@ -316,7 +316,7 @@ async fn turning_totp_off_needs_a_current_factor_and_the_cli_can_remove_a_lost_o
     let (_, reply) = password_step(&app, "bob", &bob.password).await;
     assert_eq!(reply["auth"], true);
     let disabled = app
-        .column("SELECT detail FROM audit_events WHERE kind = 'totp_disabled'")
+        .column("SELECT detail FROM audit_events WHERE kind = 'factors_reset'")
         .await;
     assert!(disabled.iter().any(|d| d == b"by cli"), "{disabled:?}");
 }
