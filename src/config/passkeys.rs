@@ -161,7 +161,7 @@ mod tests {
     #[test]
     fn the_relying_party_is_derived_from_the_app_origins() {
         let (id, origins) = party(
-            "[server]\npublic_origin = \"https://api.example.com\"\n[cors]\nallowed_origins = [\"https://app.example.com\", \"http://app.example.com\", \"https://other.test\"]\n",
+            "[server]\npublic_origin = \"https://api.example.com\"\n[cookies]\nsecure = true\nsame_site = \"none\"\npartitioned = true\n[cors]\nallowed_origins = [\"https://app.example.com\", \"https://other.test\"]\n",
         );
         assert_eq!(id, "example.com");
         assert_eq!(

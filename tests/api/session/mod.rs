@@ -4,4 +4,5 @@
 mod cookie_attacks;
 mod lifecycle;
 mod mfa;
+mod passkeys;
 mod resource;

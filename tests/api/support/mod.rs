@@ -5,6 +5,7 @@
 pub mod app;
 pub mod authenticator;
 pub mod browser;
+pub mod passkey;
 pub mod services;
 pub mod smtp;
 pub mod upstream;
