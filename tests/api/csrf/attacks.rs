@@ -10,8 +10,9 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::support::authenticator::Authenticator;
+use crate::support::passkey::SoftPasskey;
 use crate::support::snapshot;
-use crate::support::{Browser, Req, TestApp};
+use crate::support::{APP_ORIGIN, Browser, Req, TestApp};
 
 /// `(METHOD, /path)` of every operation the API documents.
 async fn documented_operations(app: &TestApp) -> BTreeSet<(Method, String)> {
@@ -150,6 +151,16 @@ async fn genuine(
             (path.to_owned(), Some(json!({ "password": scene.password })))
         }
         ("POST", "/session/mfa") => (path.to_owned(), Some(json!({"totp": "000000"}))),
+        ("POST", "/users/me/passkeys/options") => (path.to_owned(), Some(json!({}))),
+        ("POST", "/users/me/passkeys") => (path.to_owned(), Some(json!({"credential": {}}))),
+        ("PATCH", "/users/me/passkeys/{id}") => {
+            (PROBE_PASSKEY.to_owned(), Some(json!({"name": "Renamed"})))
+        }
+        ("DELETE", "/users/me/passkeys/{id}") => (PROBE_PASSKEY.to_owned(), Some(json!({}))),
+        ("POST", "/session/passkey/options") | ("POST", "/session/mfa/options") => {
+            (path.to_owned(), None)
+        }
+        ("POST", "/session/passkey") => (path.to_owned(), Some(json!({"credential": {}}))),
         ("DELETE", "/sessions") => ("/sessions?scope=others".to_owned(), None),
         ("DELETE", "/sessions/{id}") => {
             (format!("/sessions/{}", second_id.as_str().unwrap()), None)
@@ -185,6 +196,36 @@ async fn prepare(scene: &mut Scene, method: &Method, path: &str) -> Option<Value
             let owed = scene.victim.login("root", &scene.password).await;
             assert_eq!(owed.body["mfa_required"][0], "totp", "{}", owed.body);
             return Some(json!({ "totp": totp_code(scene, &totp) }));
+        }
+        ("POST", "/users/me/passkeys") => {
+            let options = scene
+                .victim
+                .post("/users/me/passkeys/options", json!({}))
+                .await;
+            let credential = SoftPasskey::new().create(&options.body, APP_ORIGIN);
+            return Some(json!({ "credential": credential }));
+        }
+        ("PATCH", "/users/me/passkeys/{id}") | ("DELETE", "/users/me/passkeys/{id}") => {
+            register_passkey(scene).await;
+            scene
+                .app
+                .execute("UPDATE passkeys SET id = 'csrf-probe'")
+                .await;
+        }
+        ("POST", "/session/passkey") => {
+            let mut key = register_passkey(scene).await;
+            let options = scene
+                .victim
+                .post("/session/passkey/options", json!({}))
+                .await;
+            return Some(json!({ "credential": key.get(&options.body, APP_ORIGIN) }));
+        }
+        ("POST", "/session/mfa/options") => {
+            // The victim, with a passkey, logs in again with the password and owes a factor.
+            register_passkey(scene).await;
+            assert_eq!(scene.victim.delete("/session").await.status, 200);
+            let owed = scene.victim.login("root", &scene.password).await;
+            assert_eq!(owed.body["mfa_required"][0], "webauthn", "{}", owed.body);
         }
         ("POST", "/password-reset/confirm") => mail_token(&scene.app, "password_reset").await,
         ("POST", "/users/me/email/verify") => mail_token(&scene.app, "email_verification").await,
@@ -222,6 +263,25 @@ async fn enrol_totp(scene: &mut Scene) -> Authenticator {
     assert_eq!(on.status, 200, "{}", on.body);
     scene.app.clock.advance(time::Duration::seconds(30));
     totp
+}
+
+/// The path of the passkey `prepare` registers for the `{id}` routes.
+const PROBE_PASSKEY: &str = "/users/me/passkeys/csrf-probe";
+
+/// A passkey registered for the victim.
+async fn register_passkey(scene: &mut Scene) -> SoftPasskey {
+    let mut key = SoftPasskey::new();
+    let options = scene
+        .victim
+        .post("/users/me/passkeys/options", json!({}))
+        .await;
+    let credential = key.create(&options.body, APP_ORIGIN);
+    let done = scene
+        .victim
+        .post("/users/me/passkeys", json!({ "credential": credential }))
+        .await;
+    assert_eq!(done.status, 201, "{}", done.body);
+    key
 }
 
 fn totp_code(scene: &Scene, totp: &Authenticator) -> String {

@@ -71,7 +71,10 @@ async fn with_totp_on_a_right_password_owes_a_code_and_the_code_completes_the_lo
     let app = TestApp::spawn().await;
     let ada = enrol(&app, "ada").await;
     let state = ada.browser.clone().get("/users/me/totp").await;
-    assert_eq!(state.body, json!({"totp": true, "recovery_codes_left": 10}));
+    assert_eq!(
+        state.body,
+        json!({"totp": true, "passkeys": 0, "recovery_codes_left": 10})
+    );
     let sessions_before = app.count("sessions").await;
 
     let mut browser = app.browser();

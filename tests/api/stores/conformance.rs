@@ -8,8 +8,8 @@ use gatehouse::account::Role;
 use gatehouse::account::{DisplayName, Email, Username};
 use gatehouse::directory::EmployeeInput;
 use gatehouse::store::{
-    AuditEvent, Counter, IdleCutoffs, MailToken, NewUser, SessionRecord, StoreError, Stores,
-    TokenPurpose, UserUpdate,
+    AuditEvent, Counter, IdleCutoffs, MailToken, NewUser, SessionRecord, StoreError, StoredPasskey,
+    Stores, TokenPurpose, UserUpdate,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -821,12 +821,159 @@ pub async fn second_factors_conform(stores: &Stores) {
     );
 }
 
+pub async fn passkeys_conform(stores: &Stores) {
+    let p = &stores.passkeys;
+    let ada = stores.users.create(new_user("ada")).await.unwrap();
+    let bob = stores.users.create(new_user("bob")).await.unwrap();
+    let handle = p.user_handle(ada.id, b"handle-of-ada-16").await.unwrap();
+    assert_eq!(handle, b"handle-of-ada-16");
+    assert_eq!(
+        p.user_handle(ada.id, b"another-handle-1").await.unwrap(),
+        handle,
+        "the first handle stays"
+    );
+    assert_eq!(p.user_for_handle(&handle).await.unwrap(), Some(ada.id));
+    assert_eq!(p.user_for_handle(b"nobody").await.unwrap(), None);
+    let key = |id: &str, user_id, credential: &[u8], at| StoredPasskey {
+        id: id.into(),
+        user_id,
+        credential_id: credential.to_vec(),
+        name: format!("key {id}"),
+        credential: "{}".into(),
+        created_at: at,
+        last_used_at: None,
+    };
+    assert!(
+        p.add_passkey(&key("k1", ada.id, b"cred-1", t0()))
+            .await
+            .unwrap()
+    );
+    let later = t0() + Duration::seconds(5);
+    assert!(
+        p.add_passkey(&key("k2", ada.id, b"cred-2", later))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !p.add_passkey(&key("k3", bob.id, b"cred-1", later))
+            .await
+            .unwrap(),
+        "a credential belongs to one account"
+    );
+    let ids: Vec<String> = p
+        .passkeys(ada.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.id)
+        .collect();
+    assert_eq!(ids, ["k1", "k2"], "oldest first");
+    assert!(p.passkeys(bob.id).await.unwrap().is_empty());
+    p.passkey_used("k1", "{\"counter\":2}", later)
+        .await
+        .unwrap();
+    let used = p.passkey_by_credential(b"cred-1").await.unwrap().unwrap();
+    assert_eq!(
+        (used.credential.as_str(), used.last_used_at),
+        ("{\"counter\":2}", Some(later))
+    );
+    assert!(p.rename_passkey(ada.id, "k1", "Laptop").await.unwrap());
+    assert!(
+        !p.rename_passkey(bob.id, "k1", "Mine").await.unwrap(),
+        "not bob's"
+    );
+    assert_eq!(p.passkeys(ada.id).await.unwrap()[0].name, "Laptop");
+
+    // Recovery codes stay while a factor is left, and go with the last one.
+    stores
+        .factors
+        .replace_recovery_codes(ada.id, &[[7; 32]], t0())
+        .await
+        .unwrap();
+    assert!(!p.delete_passkey(bob.id, "k1").await.unwrap(), "not bob's");
+    assert!(p.delete_passkey(ada.id, "k1").await.unwrap());
+    assert_eq!(stores.factors.recovery_codes_left(ada.id).await.unwrap(), 1);
+    assert!(
+        !stores.factors.remove_totp(ada.id).await.unwrap(),
+        "no TOTP"
+    );
+    assert_eq!(
+        stores.factors.recovery_codes_left(ada.id).await.unwrap(),
+        1,
+        "a passkey is left"
+    );
+    assert!(p.delete_passkey(ada.id, "k2").await.unwrap());
+    assert_eq!(stores.factors.recovery_codes_left(ada.id).await.unwrap(), 0);
+    assert!(
+        p.add_passkey(&key("k4", ada.id, b"cred-4", t0()))
+            .await
+            .unwrap()
+    );
+    assert!(
+        stores.factors.remove_factors(ada.id).await.unwrap(),
+        "passkeys are factors"
+    );
+    assert!(p.passkeys(ada.id).await.unwrap().is_empty());
+    assert!(
+        p.add_passkey(&key("k5", bob.id, b"cred-5", t0()))
+            .await
+            .unwrap()
+    );
+    assert!(stores.delete_user(bob.id).await.unwrap());
+    assert_eq!(
+        p.passkey_by_credential(b"cred-5").await.unwrap(),
+        None,
+        "gone with the account"
+    );
+}
+
+pub async fn ceremonies_conform(stores: &Stores) {
+    let c = &stores.ceremonies;
+    let soon = t0() + Duration::minutes(5);
+    c.put_ceremony(&[1; 32], "first", soon).await.unwrap();
+    c.put_ceremony(&[1; 32], "second", soon).await.unwrap();
+    assert_eq!(
+        c.take_ceremony(&[1; 32], t0()).await.unwrap().as_deref(),
+        Some("second"),
+        "a new state replaces the old"
+    );
+    assert_eq!(
+        c.take_ceremony(&[1; 32], t0()).await.unwrap(),
+        None,
+        "taken once"
+    );
+    c.put_ceremony(&[2; 32], "late", soon).await.unwrap();
+    assert_eq!(
+        c.take_ceremony(&[2; 32], soon).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(c.take_ceremony(&[3; 32], t0()).await.unwrap(), None);
+    // Of two nodes answering one challenge at once, one gets it.
+    c.put_ceremony(&[4; 32], "contested", soon).await.unwrap();
+    let (a, b) = tokio::join!(
+        c.take_ceremony(&[4; 32], t0()),
+        c.take_ceremony(&[4; 32], t0())
+    );
+    let winners = [a.unwrap(), b.unwrap()].into_iter().flatten().count();
+    assert_eq!(winners, 1);
+    // The sweeper deletes only what has expired (Redis expires keys by itself and says 0).
+    c.put_ceremony(&[5; 32], "old", t0()).await.unwrap();
+    let live = soon + Duration::minutes(1);
+    c.put_ceremony(&[6; 32], "live", live).await.unwrap();
+    assert!(c.delete_expired_ceremonies(soon).await.unwrap() <= 1);
+    assert_eq!(
+        c.take_ceremony(&[6; 32], soon).await.unwrap().as_deref(),
+        Some("live")
+    );
+}
+
 /// The whole suite, once per backend: `store::BACKEND::SUITE`.
 macro_rules! conformance {
     ($($backend:ident),*) => {$(
         suites!($backend: users_conform, sessions_conform, concurrent_updates_conform,
             throttle_counters_conform, audit_trail_conforms, employee_directory_conforms,
-            mail_tokens_conform, second_factors_conform);
+            mail_tokens_conform, second_factors_conform, passkeys_conform, ceremonies_conform);
     )*};
 }
 

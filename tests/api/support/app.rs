@@ -161,6 +161,9 @@ pub async fn snapshot(app: &TestApp) -> String {
         "mail_tokens",
         "totp_factors",
         "recovery_codes",
+        "passkey_handles",
+        "passkeys",
+        "webauthn_ceremonies",
     ] {
         let columns: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT name FROM pragma_table_info('{table}')"
