@@ -190,10 +190,7 @@ impl Accounts {
             .user_handle(user.id, Uuid::new_v4().as_bytes())
             .await?;
         let handle = Uuid::from_slice(&handle).map_err(|e| internal("user handle", e))?;
-        let exclude = existing
-            .into_iter()
-            .map(|p| p.credential_id.into())
-            .collect();
+        let exclude = existing.into_iter().map(|p| p.credential_id).collect();
         let display = user
             .name
             .as_ref()
