@@ -372,3 +372,43 @@ async fn a_two_step_login_begun_on_one_node_ends_on_the_other_and_its_code_works
     let replay = again.post("/session/mfa", json!({ "totp": code })).await;
     assert_eq!((replay.status, replay.code()), (401, "invalid_credentials"));
 }
+
+#[tokio::test]
+async fn a_passkey_ceremony_begun_on_one_node_ends_on_the_other_once() {
+    let (a, b) = two_nodes(&[]).await;
+    let mut owner = sign_up(&a, "pia").await;
+    let mut key = crate::support::passkey::SoftPasskey::new();
+    let options = owner.post("/users/me/passkeys/options", json!({})).await;
+    assert_eq!(options.status, 200, "{}", options.body);
+    let credential = key.create(&options.body, APP_ORIGIN);
+    let done = b
+        .take(&owner)
+        .post("/users/me/passkeys", json!({ "credential": credential }))
+        .await;
+    assert_eq!(
+        done.status, 201,
+        "options on A, registered on B: {}",
+        done.body
+    );
+
+    // Options for the usernameless login on B (kept in Redis), the answer on A.
+    let mut browser = b.browser();
+    browser.get("/session").await;
+    let options = browser.post("/session/passkey/options", json!({})).await;
+    let answer = key.get(&options.body, APP_ORIGIN);
+    let mut on_a = a.take(&browser);
+    let done = on_a
+        .post("/session/passkey", json!({ "credential": answer }))
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert_eq!(done.body["username"], "pia");
+    // The same answer on B: the challenge was taken on A.
+    let mut replay = b.take(&browser);
+    let refused = replay
+        .post("/session/passkey", json!({ "credential": answer }))
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (400, "passkey_challenge_missing")
+    );
+}
