@@ -38,24 +38,47 @@
     };
   }
 
-  // A failed request's shape, so `errorOf` reads it like any other error.
+  // A failure that did not come from the server, in a failed request's shape, so `errorOf`
+  // reads it like any other error.
+  function failure(code, message) {
+    return { status: 0, statusText: code, responseJSON: { error: { code: code, message: message } } };
+  }
+
   function cookieNotStored(api) {
     var here = location.origin;
-    return {
-      status: 0,
-      statusText: 'cookie_not_stored',
-      responseJSON: { error: { code: 'cookie_not_stored', message:
-        'The browser did not keep the session cookie from ' + api + '. Most likely ' + here +
-        ' is on another site than the API and the browser blocks third-party cookies (set ' +
-        'cookies.partitioned = true, or serve the app through the Gatehouse gateway), or ' +
-        'localhost and 127.0.0.1 are mixed. Run `gatehouse doctor --app-origin ' + here +
-        '` on the server; see docs/cookies.md, "Why is my cookie not sent?".' } }
-    };
+    return failure('cookie_not_stored',
+      'The browser did not keep the session cookie from ' + api + '. Most likely ' + here +
+      ' is on another site than the API and the browser blocks third-party cookies (set ' +
+      'cookies.partitioned = true, or serve the app through the Gatehouse gateway), or ' +
+      'localhost and 127.0.0.1 are mixed. Run `gatehouse doctor --app-origin ' + here +
+      '` on the server; see docs/cookies.md, "Why is my cookie not sent?".');
+  }
+
+  // A WebAuthn ceremony with the browser's JSON forms of the options and the credential
+  // (PublicKeyCredential.parse*FromJSON and toJSON, WebAuthn L3; gatehouse.js also converts by
+  // hand for older browsers). A dismissed dialog fails with `passkey_cancelled`.
+  function ceremony(verb, publicKey) {
+    var Credential = window.PublicKeyCredential;
+    var parse = Credential && (verb === 'create'
+      ? Credential.parseCreationOptionsFromJSON
+      : Credential.parseRequestOptionsFromJSON);
+    var outcome = $.Deferred();
+    if (!parse || !navigator.credentials) {
+      return outcome.reject(failure('passkey_unavailable',
+        'This browser cannot use passkeys here (WebAuthn with JSON support, on https or localhost).')).promise();
+    }
+    navigator.credentials[verb]({ publicKey: parse.call(Credential, publicKey) }).then(function (credential) {
+      outcome.resolve(credential.toJSON());
+    }, function (cause) {
+      var code = cause && cause.name === 'NotAllowedError' ? 'passkey_cancelled' : 'passkey_unavailable';
+      outcome.reject(failure(code, cause && cause.message));
+    });
+    return outcome.promise();
   }
 
   var SessionModel = Backbone.Model.extend({
     defaults: { auth: false },
-    // `{mail: bool}` once GET /session has answered.
+    // `{mail: bool, passkeys: bool}` once GET /session has answered.
     features: {},
 
     // options.baseUrl: the API origin plus any prefix, e.g. 'https://api.example.com'.
@@ -122,10 +145,56 @@
       return this.signIn(this.urlRoot, body);
     },
 
-    /** The second step after a login that resolved with `mfa_required`: `{totp}` or `{recoveryCode}`. */
+    /**
+     * The second step after a login that resolved with `mfa_required`: `{totp}`, `{recoveryCode}`
+     * or `{passkey: true}` (the browser asks for one of the account's passkeys).
+     */
     completeLogin: function (factor) {
+      var session = this;
+      if (factor.passkey) {
+        return this.exchange('POST', this.urlRoot + '/mfa/options', null, true).then(function (reply) {
+          return ceremony('get', reply.publicKey);
+        }).then(function (credential) {
+          return session.signIn(session.urlRoot + '/mfa', { webauthn: credential });
+        });
+      }
       var body = factor.recoveryCode ? { recovery_code: factor.recoveryCode } : { totp: factor.totp };
       return this.signIn(this.urlRoot + '/mfa', body);
+    },
+
+    /** Logs in with a passkey alone, no username (`{remember}`); only where `features.passkeys`. */
+    loginWithPasskey: function (options) {
+      var session = this;
+      return this.exchange('POST', this.urlRoot + '/passkey/options', null, true).then(function (reply) {
+        return ceremony('get', reply.publicKey);
+      }).then(function (credential) {
+        var body = { credential: credential, remember: !!(options && options.remember) };
+        return session.signIn(session.urlRoot + '/passkey', body);
+      });
+    },
+
+    /** Passkeys of the signed-in user: `{items: [{id, name, created_at, last_used_at}]}`. */
+    listPasskeys: function () {
+      return this.exchange('GET', this.baseUrl + '/users/me/passkeys', null, true);
+    },
+    /**
+     * `{name, password?}`: creates a passkey in the browser and registers it; resolves with
+     * `{passkey, recovery_codes?}`. The password is needed once the login is no longer fresh.
+     */
+    registerPasskey: function (details) {
+      var session = this;
+      var url = this.baseUrl + '/users/me/passkeys';
+      return this.exchange('POST', url + '/options', { password: details.password }, true).then(function (reply) {
+        return ceremony('create', reply.publicKey);
+      }).then(function (credential) {
+        return session.exchange('POST', url, { name: details.name, credential: credential }, true);
+      });
+    },
+    renamePasskey: function (id, name) {
+      return this.exchange('PATCH', this.baseUrl + '/users/me/passkeys/' + encodeURIComponent(id), { name: name }, true);
+    },
+    removePasskey: function (id, password) {
+      return this.exchange('DELETE', this.baseUrl + '/users/me/passkeys/' + encodeURIComponent(id), { password: password }, true);
     },
 
     // A login step: the reply is adopted only once the browser shows it kept the cookie.

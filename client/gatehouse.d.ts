@@ -15,6 +15,17 @@ export interface User {
 export interface Features {
   /** Password reset and e-mail verification (the server has `[mail]`). */
   mail?: boolean;
+  /** Passkey registration and login (`[passkeys]` is on for this app's origin). */
+  passkeys?: boolean;
+}
+
+/** A registered passkey. */
+export interface PasskeyInfo {
+  id: string;
+  name: string;
+  created_at: string;
+  /** `null` until first used. */
+  last_used_at: string | null;
 }
 
 /** A failed call: branch on `code`, never on `message`. */
@@ -55,7 +66,7 @@ export interface Credentials {
 export interface LoginReply {
   auth: boolean;
   /** The factors that can complete the login at `completeLogin` (no session yet). */
-  mfaRequired?: Array<'totp' | 'recovery_code'>;
+  mfaRequired?: Array<'totp' | 'webauthn' | 'recovery_code'>;
 }
 
 export interface SignUp {
@@ -87,15 +98,38 @@ export interface Session {
    */
   login(credentials: Credentials): Promise<LoginReply>;
   /**
-   * Completes a login whose reply had `mfaRequired`, with a code from the authenticator app or
-   * a recovery code; the same `cookie_not_stored` check as `login`. Rejects with
-   * `invalid_credentials` (wrong or reused code), `mfa_not_pending` (start again) or
-   * `rate_limited`.
+   * Completes a login whose reply had `mfaRequired`, with a code from the authenticator app, a
+   * recovery code, or (`{passkey: true}`) one of the account's passkeys; the same
+   * `cookie_not_stored` check as `login`. Rejects with `invalid_credentials` (wrong or reused
+   * code, an assertion that does not verify), `mfa_not_pending` (start again), `rate_limited`,
+   * `passkey_cancelled` (the dialog was dismissed) or `passkey_unavailable`.
    */
-  completeLogin(factor: { totp: string } | { recoveryCode: string }): Promise<LoginReply>;
+  completeLogin(
+    factor: { totp: string } | { recoveryCode: string } | { passkey: true },
+  ): Promise<LoginReply>;
+  /**
+   * Logs in with a passkey alone (no username): the browser offers the passkeys it holds for
+   * this site. Rejects like `completeLogin`, and with `passkeys_not_configured`.
+   */
+  loginWithPasskey(options?: { remember?: boolean }): Promise<LoginReply>;
+  /** The signed-in user's passkeys. */
+  readonly passkeys: {
+    list(): Promise<PasskeyInfo[]>;
+    /**
+     * Creates a passkey in the browser and registers it; `recovery_codes` (to show once) when
+     * the account had none. The password is needed only when the login is older than the
+     * server's `session.fresh_auth_secs` (422 `fields.password: required`).
+     */
+    register(options?: { name?: string; password?: string }): Promise<{
+      passkey: PasskeyInfo;
+      recovery_codes?: string[];
+    }>;
+    rename(id: string, name: string): Promise<{ passkey: PasskeyInfo }>;
+    remove(id: string, password?: string): Promise<null>;
+  };
   /** The signed-in user's TOTP factor. */
   readonly totp: {
-    status(): Promise<{ totp: boolean; recovery_codes_left: number }>;
+    status(): Promise<{ totp: boolean; passkeys: number; recovery_codes_left: number }>;
     /** Starts enrolment (the password again): show `qr_svg` or `secret`, then `confirm`. */
     begin(password: string): Promise<{ secret: string; otpauth_uri: string; qr_svg: string }>;
     /** Turns TOTP on with a first code; the ten recovery codes, to show once. */

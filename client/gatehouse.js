@@ -170,9 +170,37 @@ export function createSession({ baseUrl, channelName = `gatehouse:${baseUrl}` } 
     async login({ username, password, remember = false }) {
       return signIn('/session', { username, password, remember });
     },
-    /** The second step after a login that answered `mfaRequired`: `{totp}` or `{recoveryCode}`. */
-    completeLogin({ totp, recoveryCode } = {}) {
+    /**
+     * The second step after a login that answered `mfaRequired`: `{totp}`, `{recoveryCode}`, or
+     * `{passkey: true}` (the browser asks for one of the account's passkeys).
+     */
+    async completeLogin({ totp, recoveryCode, passkey = false } = {}) {
+      if (passkey) {
+        const options = await request('/session/mfa/options', { method: 'POST', hold: true });
+        const credential = await webauthn('get', requestOptions(options.publicKey));
+        return signIn('/session/mfa', { webauthn: credential });
+      }
       return signIn('/session/mfa', recoveryCode ? { recovery_code: recoveryCode } : { totp });
+    },
+    /** Logs in with a passkey alone: the browser offers the passkeys it holds for this site. */
+    async loginWithPasskey({ remember = false } = {}) {
+      const options = await request('/session/passkey/options', { method: 'POST', hold: true });
+      const credential = await webauthn('get', requestOptions(options.publicKey));
+      return signIn('/session/passkey', { credential, remember });
+    },
+    passkeys: {
+      list: () => request('/users/me/passkeys').then((reply) => reply.items),
+      /** Makes a passkey (the password only when the login is no longer fresh) and registers it. */
+      async register({ name, password } = {}) {
+        const options = await request('/users/me/passkeys/options', { method: 'POST', body: { password } });
+        const credential = await webauthn('create', creationOptions(options.publicKey));
+        return change('POST', '/users/me/passkeys', { name, credential });
+      },
+      rename: (id, name) => request(`/users/me/passkeys/${encodeURIComponent(id)}`, { method: 'PATCH', body: { name } }),
+      remove: (id, password) => request(`/users/me/passkeys/${encodeURIComponent(id)}`, {
+        method: 'DELETE',
+        body: { password },
+      }),
     },
     totp: {
       status: () => request('/users/me/totp'),
@@ -212,6 +240,78 @@ export function createSession({ baseUrl, channelName = `gatehouse:${baseUrl}` } 
   };
   session.ready = refresh();
   return session;
+}
+
+// WebAuthn options travel as JSON with base64url binary members; the browser's own parsers are
+// used where it has them (WebAuthn L3 §5.1.9, parseCreationOptionsFromJSON).
+function creationOptions(json) {
+  const parse = globalThis.PublicKeyCredential && PublicKeyCredential.parseCreationOptionsFromJSON;
+  if (parse) return PublicKeyCredential.parseCreationOptionsFromJSON(json);
+  return {
+    ...json,
+    challenge: fromBase64url(json.challenge),
+    user: { ...json.user, id: fromBase64url(json.user.id) },
+    excludeCredentials: (json.excludeCredentials || []).map((c) => ({ ...c, id: fromBase64url(c.id) })),
+  };
+}
+
+function requestOptions(json) {
+  const parse = globalThis.PublicKeyCredential && PublicKeyCredential.parseRequestOptionsFromJSON;
+  if (parse) return PublicKeyCredential.parseRequestOptionsFromJSON(json);
+  return {
+    ...json,
+    challenge: fromBase64url(json.challenge),
+    allowCredentials: (json.allowCredentials || []).map((c) => ({ ...c, id: fromBase64url(c.id) })),
+  };
+}
+
+// Runs a ceremony and answers the credential as JSON; a dismissed dialog is `passkey_cancelled`.
+async function webauthn(verb, publicKey) {
+  if (typeof navigator !== 'object' || !navigator.credentials || !globalThis.PublicKeyCredential) {
+    throw new GatehouseError(0, { code: 'passkey_unavailable', message: 'this browser has no passkey support (WebAuthn needs https or localhost)' });
+  }
+  let credential;
+  try {
+    credential = await navigator.credentials[verb]({ publicKey });
+  } catch (cause) {
+    const code = cause && cause.name === 'NotAllowedError' ? 'passkey_cancelled' : 'passkey_unavailable';
+    throw Object.assign(new GatehouseError(0, { code, message: cause && cause.message }), { cause });
+  }
+  return credentialJson(credential);
+}
+
+function credentialJson(credential) {
+  if (typeof credential.toJSON === 'function') return credential.toJSON();
+  const r = credential.response;
+  const response = { clientDataJSON: toBase64url(r.clientDataJSON) };
+  if (r.attestationObject) {
+    response.attestationObject = toBase64url(r.attestationObject);
+    if (typeof r.getTransports === 'function') response.transports = r.getTransports();
+  } else {
+    response.authenticatorData = toBase64url(r.authenticatorData);
+    response.signature = toBase64url(r.signature);
+    response.userHandle = r.userHandle ? toBase64url(r.userHandle) : null;
+  }
+  return {
+    id: credential.id,
+    rawId: toBase64url(credential.rawId),
+    type: credential.type,
+    response,
+    clientExtensionResults: credential.getClientExtensionResults ? credential.getClientExtensionResults() : {},
+  };
+}
+
+function fromBase64url(text) {
+  const base64 = text.replace(/-/g, '+').replace(/_/g, '/');
+  const binary = atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4));
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0)).buffer;
+}
+
+function toBase64url(buffer) {
+  const bytes = new Uint8Array(buffer);
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
 function cookieError(api) {

@@ -11,12 +11,19 @@ define(['backbone', 'backbone-gatehouse', 'dom'], function (Backbone, Gatehouse,
       case 'network_error': return 'The API cannot be reached.';
       case 'cookie_not_stored': return error.message;
       case 'email_unverified': return 'Confirm your e-mail address first: we mailed you a new link.';
+      case 'passkey_cancelled': return 'No passkey was used.';
+      case 'passkey_unavailable': return 'This browser cannot use a passkey here.';
       default: return 'Signing in failed (' + error.code + ').';
     }
   }
 
   return Backbone.View.extend({
-    events: { 'submit #signin-form': 'submit', 'submit #mfa-form': 'submitFactor' },
+    events: {
+      'submit #signin-form': 'submit',
+      'submit #mfa-form': 'submitFactor',
+      'click #passkey-signin': 'signInWithPasskey',
+      'click #mfa-passkey': 'usePasskey'
+    },
 
     initialize: function (options) {
       this.session = options.session;
@@ -27,7 +34,25 @@ define(['backbone', 'backbone-gatehouse', 'dom'], function (Backbone, Gatehouse,
       this.$el.empty().append(dom.render('tpl-signin'));
       // Offered only where the server can mail a link.
       this.$('#forgot-link').prop('hidden', !this.session.features.mail);
+      this.$('#passkey-signin').prop('hidden', !this.session.features.passkeys);
       return this;
+    },
+
+    signInWithPasskey: function () {
+      var view = this;
+      this.$('#signin-error').prop('hidden', true);
+      this.session.loginWithPasskey({ remember: this.$('#signin-remember').prop('checked') })
+        .done(function () {
+          view.done();
+        }).fail(function (xhr) {
+          var error = Gatehouse.errorOf(xhr);
+          var text = error.code === 'invalid_credentials' ? 'That passkey is not registered here.' : describe(error);
+          view.$('#signin-error').text(text).prop('hidden', false);
+        });
+    },
+
+    usePasskey: function () {
+      this.finishLogin({ passkey: true });
     },
 
     submit: function (event) {
@@ -45,6 +70,7 @@ define(['backbone', 'backbone-gatehouse', 'dom'], function (Backbone, Gatehouse,
           // The password was right; the login is complete after the second factor.
           view.$('#signin-form').prop('hidden', true);
           view.$('#mfa-form').prop('hidden', false);
+          view.$('#mfa-passkey').prop('hidden', reply.mfa_required.indexOf('webauthn') < 0);
           view.$('#mfa-code').trigger('focus');
           return;
         }
@@ -57,9 +83,12 @@ define(['backbone', 'backbone-gatehouse', 'dom'], function (Backbone, Gatehouse,
 
     submitFactor: function (event) {
       event.preventDefault();
-      var view = this;
       var code = this.$('#mfa-code').val().trim();
-      var factor = this.$('#mfa-recovery').prop('checked') ? { recoveryCode: code } : { totp: code };
+      this.finishLogin(this.$('#mfa-recovery').prop('checked') ? { recoveryCode: code } : { totp: code });
+    },
+
+    finishLogin: function (factor) {
+      var view = this;
       var button = this.$('#mfa-submit').prop('disabled', true);
       this.$('#mfa-error').prop('hidden', true);
       this.session.completeLogin(factor).done(function () {
@@ -69,7 +98,8 @@ define(['backbone', 'backbone-gatehouse', 'dom'], function (Backbone, Gatehouse,
         button.prop('disabled', false);
         var text = error.code === 'mfa_not_pending'
           ? 'That took too long. Sign in again.'
-          : error.code === 'invalid_credentials' ? 'That code is not right (or was used already).' : describe(error);
+          : error.code !== 'invalid_credentials' ? describe(error)
+            : factor.passkey ? 'That passkey did not work.' : 'That code is not right (or was used already).';
         view.$('#mfa-error').text(text).prop('hidden', false);
         if (error.code === 'mfa_not_pending') {
           view.$('#mfa-form').prop('hidden', true);
