@@ -1,9 +1,10 @@
 //! `gatehouse doctor`: for each app origin, whether its browsers will keep and send the session
-//! cookie with this configuration, why not, and the fix (the same analysis start-up runs).
+//! cookie with this configuration, why not, and the fix (the same analysis start-up runs); and
+//! whether passkeys work there.
 
 use clap::Args;
 
-use crate::config::Config;
+use crate::config::{Config, PasskeyConfig};
 use crate::config::topology;
 use crate::origin::Origin;
 
@@ -55,6 +56,16 @@ pub fn run(config: &Config, args: &DoctorArgs) -> anyhow::Result<bool> {
             all_fine = false;
         }
         all_fine &= !refused && verdict.works();
+        match &config.passkeys {
+            PasskeyConfig::On(rp) if rp.origins.contains(origin) => {
+                println!("  passkeys work here (RP ID {})", rp.id);
+            }
+            PasskeyConfig::On(rp) => println!(
+                "  passkeys do not work here: not among the relying party's origins (RP ID {}; https or localhost, on that domain)",
+                rp.id
+            ),
+            PasskeyConfig::Off(why) => println!("  passkeys are off: {why}"),
+        }
         println!();
     }
     println!("More: docs/cookies.md (\"Why is my cookie not sent?\")");

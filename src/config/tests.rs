@@ -30,6 +30,7 @@ fn the_example_config_names_every_key_and_is_valid() {
     assert_eq!(keys("password"), 5);
     assert_eq!(keys("gateway"), 5);
     assert_eq!(keys("account"), 1);
+    assert_eq!(keys("passkeys"), 4);
     for key in [
         "secret_key",
         "secret_key_file",

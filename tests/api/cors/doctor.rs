@@ -107,3 +107,17 @@ fn doctor_explains_localhost_against_127_0_0_1() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("never mix localhost and 127.0.0.1"), "{out}");
 }
+
+#[test]
+fn doctor_says_where_passkeys_work_and_why_not() {
+    let (_, out) = doctor(&API, &["https://app.example.com", "https://app.other.net"]);
+    assert!(out.contains("passkeys work here (RP ID example.com)"), "{out}");
+    assert!(
+        out.contains("passkeys do not work here: not among the relying party's origins"),
+        "{out}"
+    );
+    let mut off = API.to_vec();
+    off.push(("GATEHOUSE__PASSKEYS__ENABLED", "false"));
+    let (_, out) = doctor(&off, &["https://app.example.com"]);
+    assert!(out.contains("passkeys are off: passkeys.enabled = false"), "{out}");
+}
