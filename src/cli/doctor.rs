@@ -4,8 +4,8 @@
 
 use clap::Args;
 
-use crate::config::{Config, PasskeyConfig};
 use crate::config::topology;
+use crate::config::{Config, PasskeyConfig};
 use crate::origin::Origin;
 
 #[derive(Args)]

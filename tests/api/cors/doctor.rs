@@ -111,7 +111,10 @@ fn doctor_explains_localhost_against_127_0_0_1() {
 #[test]
 fn doctor_says_where_passkeys_work_and_why_not() {
     let (_, out) = doctor(&API, &["https://app.example.com", "https://app.other.net"]);
-    assert!(out.contains("passkeys work here (RP ID example.com)"), "{out}");
+    assert!(
+        out.contains("passkeys work here (RP ID example.com)"),
+        "{out}"
+    );
     assert!(
         out.contains("passkeys do not work here: not among the relying party's origins"),
         "{out}"
@@ -119,5 +122,8 @@ fn doctor_says_where_passkeys_work_and_why_not() {
     let mut off = API.to_vec();
     off.push(("GATEHOUSE__PASSKEYS__ENABLED", "false"));
     let (_, out) = doctor(&off, &["https://app.example.com"]);
-    assert!(out.contains("passkeys are off: passkeys.enabled = false"), "{out}");
+    assert!(
+        out.contains("passkeys are off: passkeys.enabled = false"),
+        "{out}"
+    );
 }

@@ -183,6 +183,13 @@ async fn answers_from_another_origin_without_user_verification_or_for_a_disabled
     // A key the server never saw.
     let (_, status, _) = passkey_login(&app, &mut SoftPasskey::new(), APP_ORIGIN).await;
     assert_eq!(status, 401);
+    // A signature counter that went back: a cloned authenticator (WebAuthn L3 §6.1.1).
+    let (_, status, _) = passkey_login(&app, &mut key, APP_ORIGIN).await;
+    assert_eq!(status, 200);
+    key.counter = 0;
+    let (_, status, _) = passkey_login(&app, &mut key, APP_ORIGIN).await;
+    assert_eq!(status, 401, "counter regression");
+    key.counter = 100;
     let accounts = app.state.accounts();
     let ada = accounts
         .find(&gatehouse::account::Username::parse("ada").unwrap())
@@ -207,7 +214,7 @@ async fn answers_from_another_origin_without_user_verification_or_for_a_disabled
     let failures = app
         .column("SELECT detail FROM audit_events WHERE kind = 'login_failed'")
         .await;
-    assert_eq!(failures.len(), 4, "{failures:?}");
+    assert_eq!(failures.len(), 5, "{failures:?}");
     assert!(
         failures.iter().all(|d| d.starts_with(b"passkey: ")),
         "{failures:?}"
@@ -409,4 +416,25 @@ async fn passkeys_turned_off_say_so() {
         (refused.status, refused.code()),
         (404, "passkeys_not_configured")
     );
+}
+
+#[tokio::test]
+async fn failed_passkey_logins_are_throttled_like_passwords() {
+    let app = TestApp::spawn().await;
+    let mut key = SoftPasskey::new();
+    registered(&app, "ada", &mut key).await;
+    for _ in 0..10 {
+        let (_, status, _) = passkey_login(&app, &mut key, "http://evil.localhost:8081").await;
+        assert_eq!(status, 401);
+    }
+    let (_, status, body) = passkey_login(&app, &mut key, APP_ORIGIN).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    // Another passkey from the same address is not held back by this one's failures.
+    let mut other = SoftPasskey::new();
+    registered(&app, "bob", &mut other).await;
+    let (_, status, body) = passkey_login(&app, &mut other, APP_ORIGIN).await;
+    assert_eq!(status, 200, "{body}");
 }
