@@ -190,25 +190,7 @@ async fn answers_from_another_origin_without_user_verification_or_for_a_disabled
     let (_, status, _) = passkey_login(&app, &mut key, APP_ORIGIN).await;
     assert_eq!(status, 401, "counter regression");
     key.counter = 100;
-    let accounts = app.state.accounts();
-    let ada = accounts
-        .find(&gatehouse::account::Username::parse("ada").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    let disable = gatehouse::account::AdminChange {
-        disabled: Some(true),
-        role: None,
-    };
-    accounts
-        .change(
-            ada.id,
-            disable,
-            gatehouse::account::Actor::Cli,
-            &Default::default(),
-        )
-        .await
-        .unwrap();
+    app.disable("ada").await;
     let (_, status, _) = passkey_login(&app, &mut key, APP_ORIGIN).await;
     assert_eq!(status, 401, "disabled");
     let failures = app

@@ -203,27 +203,7 @@ async fn unknown_user_wrong_password_and_disabled_account_get_one_answer() {
     let app = TestApp::spawn().await;
     let password = app.add_user("alice", Role::User).await;
     let disabled_password = app.add_user("carol", Role::User).await;
-    let carol = app
-        .state
-        .accounts()
-        .find(&gatehouse::account::Username::parse("carol").unwrap())
-        .await
-        .unwrap()
-        .unwrap();
-    let disable = gatehouse::account::AdminChange {
-        disabled: Some(true),
-        role: None,
-    };
-    app.state
-        .accounts()
-        .change(
-            carol.id,
-            disable,
-            gatehouse::account::Actor::Cli,
-            &Default::default(),
-        )
-        .await
-        .unwrap();
+    app.disable("carol").await;
     let mut answers = Vec::new();
     for (user, pass) in [
         ("nobody", password.as_str()),

@@ -90,6 +90,24 @@ impl TestApp {
         password.expose().to_owned()
     }
 
+    /// Disables an account through the account services (as the CLI does).
+    pub async fn disable(&self, name: &str) {
+        let accounts = self.state.accounts();
+        let user = accounts
+            .find(&Username::parse(name).unwrap())
+            .await
+            .unwrap()
+            .expect("the account exists");
+        let change = gatehouse::account::AdminChange {
+            disabled: Some(true),
+            role: None,
+        };
+        accounts
+            .change(user.id, change, Actor::Cli, &Peer::default())
+            .await
+            .unwrap();
+    }
+
     /// A browser on the allowlisted app origin.
     pub fn browser(&self) -> Browser {
         self.browser_at(self.addr)
