@@ -46,6 +46,7 @@ scenario(env, 'a user turns on a code app and then signs in with password and co
   // The step after the one enrolment uses is still in the ±1 window and is fresh.
   await page.fill('#totp-code', totp(key));
   await page.click('#totp-confirm');
+  await page.locator('[data-test=recovery-codes] li').nth(9).waitFor();
   const codes = await page.locator('[data-test=recovery-codes] li').allTextContents();
   assert.equal(codes.length, 10);
   await page.locator('[data-test=security-status]').filter({ hasText: /^On/ }).waitFor();

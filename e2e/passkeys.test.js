@@ -52,6 +52,7 @@ scenario(env, 'a user adds a passkey, signs in with it alone and after the passw
   await page.fill('#passkey-name', 'Virtual key');
   await page.click('#passkey-add');
   await page.locator('[data-test=passkey-list] li').filter({ hasText: /^Virtual key \(not used yet\)/ }).waitFor();
+  await page.locator('[data-test=recovery-codes] li').nth(9).waitFor();
   assert.equal((await page.locator('[data-test=recovery-codes] li').allTextContents()).length, 10);
   await page.locator('[data-test=security-status]').filter({ hasText: /a passkey/ }).waitFor();
   const [credential] = await authenticator.credentials();
