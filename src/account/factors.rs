@@ -223,12 +223,11 @@ impl Accounts {
 
     /// The second factors a login to `user` needs, in the wire's names; empty without one.
     pub async fn second_factors(&self, user: &User) -> Result<Vec<&'static str>, ApiError> {
-        let state = self.factor_state(user).await?;
         let mut factors = Vec::new();
-        if state.totp {
+        if matches!(self.factors.totp(user.id).await?, Some(f) if f.confirmed) {
             factors.push("totp");
         }
-        if state.passkeys > 0 {
+        if !self.passkeys.passkeys(user.id).await?.is_empty() {
             factors.push("webauthn");
         }
         if !factors.is_empty() {

@@ -28,16 +28,16 @@ use crate::state::AppState;
 /// step of a pending login.
 pub fn anonymous_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(login_options))
-        .routes(routes!(login))
-        .routes(routes!(second_factor_options))
+        .routes(routes!(passkey_login_options))
+        .routes(routes!(passkey_login))
+        .routes(routes!(passkey_factor_options))
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_passkeys, register))
-        .routes(routes!(registration_options))
-        .routes(routes!(rename, remove))
+        .routes(routes!(list_passkeys, register_passkey))
+        .routes(routes!(passkey_registration_options))
+        .routes(routes!(rename_passkey, remove_passkey))
 }
 
 /// The WebAuthn options for the browser, as `{"publicKey": {...}}`: give `publicKey` to
@@ -76,7 +76,7 @@ pub(super) fn parse_credential<T: DeserializeOwned>(
     (status = 422, description = "`validation_failed`: `password` `required` (the login is older than `session.fresh_auth_secs`); `credential` `too_many_passkeys`", body = ErrorBody),
     (status = 429, description = "`rate_limited`", body = ErrorBody),
 ))]
-async fn registration_options(
+async fn passkey_registration_options(
     State(accounts): State<Arc<Accounts>>,
     State(sessions): State<Arc<SessionManager>>,
     Extension(context): Extension<SessionContext>,
@@ -122,7 +122,7 @@ struct Registered {
     (status = 409, description = "`passkey_already_registered`", body = ErrorBody),
     (status = 422, description = "`validation_failed`: `credential` `required`, `invalid` or `rejected` (wrong origin, challenge or no user verification); `name` `too_long` or `invalid`", body = ErrorBody),
 ))]
-async fn register(
+async fn register_passkey(
     State(accounts): State<Arc<Accounts>>,
     State(sessions): State<Arc<SessionManager>>,
     Extension(context): Extension<SessionContext>,
@@ -182,7 +182,7 @@ struct OnePasskey {
         (status = 404, description = "`not_found` (also for another account's passkey)", body = ErrorBody),
         (status = 422, description = "`validation_failed`: `name` `required`, `too_long` or `invalid`", body = ErrorBody),
     ))]
-async fn rename(
+async fn rename_passkey(
     State(accounts): State<Arc<Accounts>>,
     CurrentUser(auth): CurrentUser,
     PathParam(id): PathParam<String>,
@@ -204,7 +204,7 @@ async fn rename(
         (status = 422, description = "`validation_failed`: `password` `required` (the login is older than `session.fresh_auth_secs`)", body = ErrorBody),
         (status = 429, description = "`rate_limited`", body = ErrorBody),
     ))]
-async fn remove(
+async fn remove_passkey(
     State(accounts): State<Arc<Accounts>>,
     State(sessions): State<Arc<SessionManager>>,
     CurrentUser(auth): CurrentUser,
@@ -227,7 +227,7 @@ async fn remove(
     (status = 200, description = "Options for `navigator.credentials.get()`; valid 5 minutes, once", body = WebauthnOptions),
     (status = 404, description = "`passkeys_not_configured`", body = ErrorBody),
 ))]
-async fn login_options(
+async fn passkey_login_options(
     State(accounts): State<Arc<Accounts>>,
     State(sessions): State<Arc<SessionManager>>,
     Extension(context): Extension<SessionContext>,
@@ -258,7 +258,7 @@ struct PasskeyLoginBody {
     (status = 422, description = "`validation_failed`: `credential` `required` or `invalid`", body = ErrorBody),
     (status = 429, description = "`rate_limited`", body = ErrorBody),
 ))]
-async fn login(
+async fn passkey_login(
     State(accounts): State<Arc<Accounts>>,
     State(sessions): State<Arc<SessionManager>>,
     Extension(context): Extension<SessionContext>,
@@ -283,7 +283,7 @@ async fn login(
     (status = 404, description = "`passkeys_not_configured`", body = ErrorBody),
     (status = 422, description = "`validation_failed`: `webauthn` `no_passkey` (the account has none)", body = ErrorBody),
 ))]
-async fn second_factor_options(
+async fn passkey_factor_options(
     State(accounts): State<Arc<Accounts>>,
     State(sessions): State<Arc<SessionManager>>,
     Extension(context): Extension<SessionContext>,

@@ -78,6 +78,14 @@ async fn the_openapi_document_is_3_1_and_lists_every_route() {
     .map(|(m, p)| (m.to_string(), p.to_string()))
     .collect();
     assert_eq!(operations(&doc), expected);
+    // Operation ids are the handlers' names; OpenAPI wants each once.
+    let mut ids = std::collections::BTreeSet::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            let id = op["operationId"].as_str().unwrap();
+            assert!(ids.insert(id.to_owned()), "operationId {id} twice");
+        }
+    }
     let codes = doc["components"]["schemas"]["ErrorCode"]["enum"]
         .as_array()
         .unwrap();
