@@ -9,7 +9,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::FromRef;
-use axum::middleware::{from_fn_with_state, map_response_with_state};
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -17,6 +16,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::http::pipeline::{Edge, StageLayer};
 use crate::state::AppState;
 use crate::tls::{TlsConfig, TlsListener};
 
@@ -117,9 +117,9 @@ impl App {
     }
 }
 
-/// The whole HTTP stack. Outermost first: panics -> request id, log and metrics -> security
-/// headers -> CORS -> (API routes under the session layers) session -> CSRF -> (private routes)
-/// login -> handlers.
+/// The whole HTTP stack. Outermost first: panics -> the edge (request id, log and metrics, CORS,
+/// security headers) -> (API routes with sessions) the session gate (session, CSRF, cookies) ->
+/// (private routes) login -> handlers. See `http::pipeline`.
 pub fn router(state: AppState) -> Router {
     let config = state.config();
     let (router, mut openapi) = crate::routes::documented(&config.server.api_prefix, Some(&state));
@@ -137,18 +137,11 @@ pub fn router(state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(CatchPanicLayer::custom(crate::http::panic_response))
-                .layer(from_fn_with_state(
-                    Arc::<crate::http::log::RequestLog>::from_ref(&state),
-                    crate::http::log::layer,
-                ))
-                .layer(map_response_with_state(
+                .layer(StageLayer(Edge::new(
+                    FromRef::from_ref(&state),
+                    FromRef::from_ref(&state),
                     crate::http::hsts(&config.server.public_origin),
-                    crate::http::security_headers,
-                ))
-                .layer(from_fn_with_state(
-                    Arc::<crate::cors::Cors>::from_ref(&state),
-                    crate::cors::layer,
-                ))
+                )))
                 .layer(DefaultBodyLimit::max(config.server.max_body_bytes)),
         )
         .with_state(state)

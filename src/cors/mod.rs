@@ -10,9 +10,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::config::{API_METHODS, CorsConfig, CorsResource};
@@ -229,48 +228,64 @@ pub fn is_preflight(request: &Request) -> bool {
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
-/// Middleware: answers preflights and decorates every other response.
-pub async fn layer(State(cors): State<Arc<Cors>>, request: Request, next: Next) -> Response {
-    let policy = cors.policy_for(request.uri().path());
-    let preflight = is_preflight(&request);
-    let grant = cors.grant(policy, request.headers());
-    let mut response = if preflight {
-        let answer = cors.preflight(policy, request.headers());
-        if answer.status().is_client_error() {
-            cors.metrics.refusal(if grant.is_some() {
-                "preflight_refused"
-            } else {
-                "origin_not_allowed"
-            });
-        }
-        answer
-    } else {
-        next.run(request).await
-    };
-    let h = response.headers_mut();
-    // Responses differ by Origin, so caches must key on it (Fetch standard, "CORS protocol and
-    // HTTP caches").
-    h.append(header::VARY, HeaderValue::from_static("Origin"));
-    if preflight {
-        h.append(
-            header::VARY,
-            HeaderValue::from_static(
-                "Access-Control-Request-Method, Access-Control-Request-Headers",
-            ),
-        );
-    } else if let Some(origin) = grant {
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-        // Credentials only for an exact allowlisted origin, never with `*` (Fetch standard §3.2.5).
-        if policy.credentials {
+/// What CORS decided about a request, for [`Cors::decorate`] to apply to its answer.
+pub struct Grant<'a> {
+    policy: &'a Policy,
+    preflight: bool,
+    origin: Option<HeaderValue>,
+}
+
+impl Cors {
+    /// Answers a preflight here (the answer is `Some`), before any authentication; any other
+    /// request goes on, and its answer gets the [`Grant`].
+    pub fn admit(&self, request: &Request) -> (Option<Response>, Grant<'_>) {
+        let policy = self.policy_for(request.uri().path());
+        let preflight = is_preflight(request);
+        let origin = self.grant(policy, request.headers());
+        let answer = preflight.then(|| {
+            let answer = self.preflight(policy, request.headers());
+            if answer.status().is_client_error() {
+                self.metrics.refusal(if origin.is_some() {
+                    "preflight_refused"
+                } else {
+                    "origin_not_allowed"
+                });
+            }
+            answer
+        });
+        let grant = Grant {
+            policy,
+            preflight,
+            origin,
+        };
+        (answer, grant)
+    }
+
+    /// Adds `Vary` and, to an answer that earned them, the grant headers.
+    pub fn decorate(&self, grant: &Grant<'_>, h: &mut HeaderMap) {
+        // Responses differ by Origin, so caches must key on it (Fetch standard, "CORS protocol and
+        // HTTP caches").
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+        if grant.preflight {
+            h.append(
+                header::VARY,
+                HeaderValue::from_static(
+                    "Access-Control-Request-Method, Access-Control-Request-Headers",
+                ),
+            );
+        } else if let Some(origin) = &grant.origin {
+            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+            // Credentials only for an exact allowlisted origin, never with `*` (Fetch standard §3.2.5).
+            if grant.policy.credentials {
+                h.insert(
+                    header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                    HeaderValue::from_static("true"),
+                );
+            }
             h.insert(
-                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                HeaderValue::from_static("true"),
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("Retry-After, X-Request-Id"),
             );
         }
-        h.insert(
-            header::ACCESS_CONTROL_EXPOSE_HEADERS,
-            HeaderValue::from_static("Retry-After, X-Request-Id"),
-        );
     }
-    response
 }

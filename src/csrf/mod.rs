@@ -8,11 +8,11 @@
 //! Tokens are read from that header only, never from the URL or body, and method-override
 //! headers or `_method` parameters are not honoured anywhere.
 
+use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::audit::Audit;
@@ -44,31 +44,26 @@ pub struct CsrfGuard {
     pub proxies: TrustedProxies,
 }
 
-/// Middleware; runs after the session layer.
-pub async fn layer(State(guard): State<Arc<CsrfGuard>>, request: Request, next: Next) -> Response {
-    if !is_unsafe(request.method()) {
-        return next.run(request).await;
-    }
-    let context = request.extensions().get::<SessionContext>();
-    let checked = match context {
-        Some(context) => guard.check(request.headers(), context),
-        None => Err(ApiError::internal(anyhow::anyhow!(
-            "csrf layer ran before the session layer"
-        ))),
-    };
-    match checked {
-        Ok(()) => next.run(request).await,
-        Err(e) => {
-            let peer = Peer::of(&guard.proxies, request.headers(), request.extensions());
-            guard
-                .refused(&e, request.method(), request.uri().path(), &peer)
-                .await;
-            e.into_response()
-        }
-    }
-}
-
 impl CsrfGuard {
+    /// For an unsafe request that fails the rules, the refusal to answer with (it records and
+    /// audits the refusal); `None` for one that may go on. Safe methods always go on.
+    pub fn check_request(
+        &self,
+        request: &Request,
+        context: &SessionContext,
+    ) -> Option<impl Future<Output = Response> + Send + '_> {
+        if !is_unsafe(request.method()) {
+            return None;
+        }
+        let e = self.check(request.headers(), context).err()?;
+        let peer = Peer::of(&self.proxies, request.headers(), request.extensions());
+        let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+        Some(async move {
+            self.refused(&e, &method, &path, &peer).await;
+            e.into_response()
+        })
+    }
+
     /// The three rules for an unsafe request with these headers in this (pre-)session; also
     /// what forward-auth applies to an unsafe original method.
     pub fn check(&self, headers: &HeaderMap, context: &SessionContext) -> Result<(), ApiError> {

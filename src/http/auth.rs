@@ -1,30 +1,41 @@
 //! Who may call a route: deny by default.
 //!
-//! Every private route sits under [`require_login`] (one `route_layer` in `routes`), so an
+//! Every private route sits under [`RequireLogin`] (one `route_layer` in `routes`), so an
 //! anonymous caller gets 401 `unauthenticated` before any handler runs. Handlers that need the
 //! caller take [`CurrentUser`]; one that needs an admin takes [`RequireRole<Admin>`], which gives
 //! a logged-in caller without the role 403 `forbidden` (seed 002's `authorize(role)`, with admin
 //! passing every user check). The role is read from the user record on every request, so a
 //! change takes effect on the user's next request.
 
+use std::convert::Infallible;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use tower::Service;
 
 use crate::account::records::Role;
 use crate::error::ApiError;
+use crate::http::pipeline::{Next, Stage};
 use crate::session::{Authenticated, SessionContext};
 
 /// Route layer: only a logged-in caller reaches the handler (OWASP ASVS 5.0 V8.2.1, deny by
 /// default).
-pub async fn require_login(request: Request, next: Next) -> Response {
-    match request.extensions().get::<SessionContext>() {
-        Some(SessionContext::Authenticated(_)) => next.run(request).await,
-        _ => ApiError::Unauthenticated.into_response(),
+#[derive(Clone)]
+pub struct RequireLogin;
+
+impl Stage for RequireLogin {
+    async fn run<S>(self, request: Request, next: Next<S>) -> Response
+    where
+        S: Service<Request, Response = Response, Error = Infallible> + Send + 'static,
+        S::Future: Send,
+    {
+        match request.extensions().get::<SessionContext>() {
+            Some(SessionContext::Authenticated(_)) => next.run(request).await,
+            _ => ApiError::Unauthenticated.into_response(),
+        }
     }
 }
 

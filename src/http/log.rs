@@ -9,11 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, Method};
 use axum::response::Response;
-use tracing::Instrument;
+use tracing::Span;
 
 use crate::metrics::{Metrics, Route};
 use crate::peer::TrustedProxies;
@@ -73,31 +72,62 @@ fn is_plain_id(id: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
 }
 
-/// Method, route (never the raw URI, which could carry anything), status and latency. Refused
-/// and failed requests (status 400 and up) are logged at `info`; the rest at `debug`, so that
-/// writing a line for every successful check does not cost more than the check itself (see them
-/// with `log.filter = "info,gatehouse::http=debug"`).
-pub async fn layer(State(log): State<Arc<RequestLog>>, request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let route = Route::new(request.extensions().get::<MatchedPath>().cloned());
-    let id = log.id_for(&request);
-    let span = tracing::info_span!("request", id = id.to_str().unwrap_or_default());
-    let mut response = next.run(request).instrument(span.clone()).await;
-    let latency = started.elapsed();
-    let status = response.status().as_u16();
-    let latency_us = latency.as_micros() as u64;
-    span.in_scope(|| {
-        let route = route.as_str();
-        if status >= 400 {
-            tracing::info!(%method, route, status, latency_us, "request");
-        } else {
-            tracing::debug!(%method, route, status, latency_us, "request");
+/// A request being logged: what its log line and metrics sample need at the end.
+pub struct Entry {
+    started: Instant,
+    method: Method,
+    route: Route,
+    id: HeaderValue,
+    span: Span,
+}
+
+impl Entry {
+    /// The span every log line written while the request runs belongs to (it names the id).
+    pub fn span(&self) -> &Span {
+        &self.span
+    }
+}
+
+impl RequestLog {
+    /// Starts logging a request: its id, and the span its other log lines go in.
+    pub fn begin(&self, request: &Request) -> Entry {
+        let id = self.id_for(request);
+        let span = tracing::info_span!("request", id = id.to_str().unwrap_or_default());
+        Entry {
+            started: Instant::now(),
+            method: request.method().clone(),
+            route: Route::new(request.extensions().get::<MatchedPath>().cloned()),
+            id,
+            span,
         }
-    });
-    log.metrics.request(&method, route, status, latency);
-    response.headers_mut().insert(REQUEST_ID, id);
-    response
+    }
+
+    /// Method, route (never the raw URI, which could carry anything), status and latency, and
+    /// the response's `X-Request-Id`. Refused and failed requests (status 400 and up) are logged
+    /// at `info`; the rest at `debug`, so that writing a line for every successful check does not
+    /// cost more than the check itself (see them with `log.filter = "info,gatehouse::http=debug"`).
+    pub fn end(&self, entry: Entry, response: &mut Response) {
+        let Entry {
+            started,
+            method,
+            route,
+            id,
+            span,
+        } = entry;
+        let latency = started.elapsed();
+        let status = response.status().as_u16();
+        let latency_us = latency.as_micros() as u64;
+        span.in_scope(|| {
+            let route = route.as_str();
+            if status >= 400 {
+                tracing::info!(%method, route, status, latency_us, "request");
+            } else {
+                tracing::debug!(%method, route, status, latency_us, "request");
+            }
+        });
+        self.metrics.request(&method, route, status, latency);
+        response.headers_mut().insert(REQUEST_ID, id);
+    }
 }
 
 #[cfg(test)]

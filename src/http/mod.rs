@@ -5,9 +5,9 @@
 pub mod auth;
 pub mod extract;
 pub mod log;
+pub mod pipeline;
 
-use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
@@ -39,12 +39,9 @@ pub fn hsts(public_origin: &Origin) -> Option<HeaderValue> {
         .then(|| HeaderValue::from_static("max-age=31536000"))
 }
 
-/// Adds [`SECURITY_HEADERS`] and the [`hsts`] value to a response (one layer for all of them).
-pub async fn security_headers(
-    State(hsts): State<Option<HeaderValue>>,
-    mut response: Response,
-) -> Response {
-    let headers = response.headers_mut();
+/// Adds [`SECURITY_HEADERS`] and the [`hsts`] value to a response's headers (the edge calls
+/// it for every response).
+pub fn security_headers(headers: &mut HeaderMap, hsts: Option<&HeaderValue>) {
     for (name, value) in SECURITY_HEADERS {
         headers
             .entry(name)
@@ -53,9 +50,8 @@ pub async fn security_headers(
     if let Some(hsts) = hsts {
         headers
             .entry(header::STRICT_TRANSPORT_SECURITY)
-            .or_insert(hsts);
+            .or_insert_with(|| hsts.clone());
     }
-    response
 }
 
 pub async fn method_not_allowed() -> ApiError {

@@ -28,14 +28,12 @@ mod sessions;
 mod users;
 
 use axum::Router;
-use axum::middleware::{from_fn, from_fn_with_state};
 use garde::Validate;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::csrf::CsrfGuard;
 use crate::error::ApiError;
-use crate::session::SessionManager;
+use crate::http::pipeline::{SessionGate, StageLayer};
 use crate::state::AppState;
 
 pub use session::SessionBody;
@@ -120,17 +118,10 @@ pub fn documented(prefix: &str, state: Option<&AppState>) -> (Router<AppState>, 
     document_common_errors(operations.get_openapi_mut(), Group::Sessionless);
     // Deny by default: one layer in front of every private route (OWASP ASVS 5.0 V8.2.1).
     let mut with_session = private
-        .route_layer(from_fn(crate::http::auth::require_login))
+        .route_layer(StageLayer(crate::http::auth::RequireLogin))
         .merge(anonymous);
     if let Some(state) = state {
-        let sessions: std::sync::Arc<SessionManager> = axum::extract::FromRef::from_ref(state);
-        let csrf: std::sync::Arc<CsrfGuard> = axum::extract::FromRef::from_ref(state);
-        // One `layer` call, one box per route (see `app::router`).
-        with_session = with_session.layer(
-            tower::ServiceBuilder::new()
-                .layer(from_fn_with_state(sessions, crate::session::layer))
-                .layer(from_fn_with_state(csrf, crate::csrf::layer)),
-        );
+        with_session = with_session.layer(StageLayer(session_gate(state)));
     }
     let api = with_session.merge(sessionless);
     let api = if prefix.is_empty() {
@@ -144,19 +135,21 @@ pub fn documented(prefix: &str, state: Option<&AppState>) -> (Router<AppState>, 
         .split_for_parts()
 }
 
+/// Sessions and CSRF in front of the routes that use cookies.
+fn session_gate(state: &AppState) -> SessionGate {
+    SessionGate::new(
+        axum::extract::FromRef::from_ref(state),
+        axum::extract::FromRef::from_ref(state),
+    )
+}
+
 /// The router's fallback: `[[gateway.routes]]` to their upstreams (through the session and
 /// CSRF layers unless public), anything else 404.
 pub fn fallback(state: &AppState) -> Router<AppState> {
-    let sessions: std::sync::Arc<SessionManager> = axum::extract::FromRef::from_ref(state);
-    let csrf: std::sync::Arc<CsrfGuard> = axum::extract::FromRef::from_ref(state);
     let gateway: std::sync::Arc<crate::gateway::Gateway> = axum::extract::FromRef::from_ref(state);
     let protected: Router = Router::new()
         .fallback(gateway::proxy_protected)
-        .layer(
-            tower::ServiceBuilder::new()
-                .layer(from_fn_with_state(sessions, crate::session::layer))
-                .layer(from_fn_with_state(csrf, crate::csrf::layer)),
-        )
+        .layer(StageLayer(session_gate(state)))
         .with_state(state.clone());
     Router::new().fallback(move |request: axum::extract::Request| {
         gateway::dispatch(gateway.clone(), protected.clone(), request)

@@ -28,14 +28,17 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The JSON shape of every session reply: `auth` and `_csrf` always, the rest when logged in.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct SessionBody {
+pub struct SessionBody<'a> {
     pub auth: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub username: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub user: Option<User>,
+    #[schema(value_type = Option<User>)]
+    pub user: Option<&'a User>,
     /// The CSRF token to send as `X-CSRF-Token` on unsafe requests.
     pub _csrf: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,7 +61,7 @@ pub struct Features {
     pub passkeys: bool,
 }
 
-impl SessionBody {
+impl<'a> SessionBody<'a> {
     pub fn anonymous(csrf: String) -> Self {
         Self {
             auth: false,
@@ -72,13 +75,13 @@ impl SessionBody {
         }
     }
 
-    pub fn logged_in(sessions: &SessionManager, auth: &Arc<Authenticated>) -> Self {
+    pub fn logged_in(sessions: &SessionManager, auth: &'a Arc<Authenticated>) -> Self {
         let context = SessionContext::Authenticated(auth.clone());
         Self {
             auth: true,
-            id: Some(auth.session.id.clone()),
-            username: Some(auth.user.username.as_str().to_owned()),
-            user: Some(auth.user.clone()),
+            id: Some(&auth.session.id),
+            username: Some(auth.user.username.as_str()),
+            user: Some(&auth.user),
             _csrf: sessions.csrf_token(&context).unwrap_or_default(),
             expires_at: Some(rfc3339(sessions.expires_at(&auth.session))),
             mfa_required: None,

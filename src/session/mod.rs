@@ -6,18 +6,17 @@
 //! (and login is CSRF-protected) without a database row per visitor. CSRF tokens are MACs over
 //! the session's secret hash or the pre-session nonce, so they change whenever the session does.
 //!
-//! [`layer`] resolves the cookies into a [`SessionContext`] for every API request and is the
-//! only writer of `Set-Cookie`: handlers hand it [`CookieChanges`] in the response's extensions,
-//! and it adds re-signed copies of cookies that verified only under an older key of the ring.
+//! [`SessionManager::resolve`] turns the cookies into a [`SessionContext`] for every API request
+//! (the pipeline's session gate calls it), and [`SessionManager::write_cookies`] is the only
+//! writer of `Set-Cookie`: handlers hand it [`CookieChanges`] in the response's extensions, and it
+//! adds re-signed copies of cookies that verified only under an older key of the ring.
 
 pub mod cookies;
 mod pending;
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use cookie::Cookie;
 use time::{Duration, OffsetDateTime};
@@ -41,7 +40,7 @@ pub struct Authenticated {
     pub user: User,
 }
 
-/// Who is making the request, put in the request's extensions by [`layer`].
+/// Who is making the request, put in the request's extensions by the session gate (`http::pipeline`).
 #[derive(Clone, Debug)]
 pub enum SessionContext {
     Authenticated(Arc<Authenticated>),
@@ -51,7 +50,7 @@ pub enum SessionContext {
     },
 }
 
-/// Cookies a handler asks [`layer`] to set, carried in the response's extensions.
+/// Cookies a handler asks [`SessionManager::write_cookies`] to set, carried in the response's extensions.
 #[derive(Clone, Debug, Default)]
 pub struct CookieChanges(Vec<Cookie<'static>>);
 
@@ -201,13 +200,13 @@ impl SessionManager {
         }
     }
 
-    fn csrf_binding(context: &SessionContext) -> Option<(&'static str, Vec<u8>)> {
+    fn csrf_binding(context: &SessionContext) -> Option<(&'static str, &[u8])> {
         match context {
             SessionContext::Authenticated(auth) => {
-                Some(("session", auth.session.secret_hash.to_vec()))
+                Some(("session", auth.session.secret_hash.as_slice()))
             }
             SessionContext::Anonymous { pre_nonce } => {
-                pre_nonce.as_ref().map(|n| ("pre", n.as_bytes().to_vec()))
+                pre_nonce.as_ref().map(|n| ("pre", n.as_bytes()))
             }
         }
     }
@@ -215,14 +214,14 @@ impl SessionManager {
     /// The CSRF token to hand out in this context (made with the current key).
     pub fn csrf_token(&self, context: &SessionContext) -> Option<String> {
         Self::csrf_binding(context)
-            .map(|(purpose, binding)| self.keys.current().csrf_token(purpose, &binding))
+            .map(|(purpose, binding)| self.keys.current().csrf_token(purpose, binding))
     }
 
     /// Whether `token` is this context's CSRF token under any key of the ring, compared in
     /// constant time (OWASP CSRF cheat sheet, synchronizer token pattern).
     pub fn csrf_valid(&self, context: &SessionContext, token: &[u8]) -> bool {
         Self::csrf_binding(context)
-            .is_some_and(|(purpose, binding)| self.keys.csrf_matches(purpose, &binding, token))
+            .is_some_and(|(purpose, binding)| self.keys.csrf_matches(purpose, binding, token))
     }
 
     /// The token for an anonymous reply, minting a pre-session cookie if there is none.
@@ -421,35 +420,27 @@ impl SessionManager {
     }
 }
 
-/// Middleware: resolves the session for every API request, then writes the cookies the
-/// handler asked for and the re-signed ones (a handler's own cookie of the same name wins).
-pub async fn layer(
-    State(sessions): State<Arc<SessionManager>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let (context, refreshed) = match sessions.resolve(request.headers()).await {
-        Ok(resolved) => resolved,
-        Err(e) => return e.into_response(),
-    };
-    request.extensions_mut().insert(context);
-    let mut response = next.run(request).await;
-    let CookieChanges(mut cookies) = response
-        .extensions_mut()
-        .remove::<CookieChanges>()
-        .unwrap_or_default();
-    for cookie in refreshed.0 {
-        if !cookies.iter().any(|c| c.name() == cookie.name()) {
-            cookies.push(cookie);
-        }
-    }
-    for cookie in cookies {
-        match HeaderValue::try_from(cookie.to_string()) {
-            Ok(value) => {
-                response.headers_mut().append(header::SET_COOKIE, value);
+impl SessionManager {
+    /// Writes the cookies the handler asked for and the re-signed ones (a handler's own cookie
+    /// of the same name wins): the one place `Set-Cookie` is written.
+    pub fn write_cookies(&self, mut response: Response, refreshed: CookieChanges) -> Response {
+        let CookieChanges(mut cookies) = response
+            .extensions_mut()
+            .remove::<CookieChanges>()
+            .unwrap_or_default();
+        for cookie in refreshed.0 {
+            if !cookies.iter().any(|c| c.name() == cookie.name()) {
+                cookies.push(cookie);
             }
-            Err(e) => return ApiError::internal(e).into_response(),
         }
+        for cookie in cookies {
+            match HeaderValue::try_from(cookie.to_string()) {
+                Ok(value) => {
+                    response.headers_mut().append(header::SET_COOKIE, value);
+                }
+                Err(e) => return ApiError::internal(e).into_response(),
+            }
+        }
+        response
     }
-    response
 }
