@@ -34,6 +34,24 @@ struct RequestIds {
     next: AtomicU64,
 }
 
+impl RequestIds {
+    /// `{prefix}-{n in hex}`, written without `format!` (it runs for every request).
+    fn format(&self, n: u64) -> HeaderValue {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let prefix = self.prefix.as_bytes();
+        let digits = (u64::BITS - n.leading_zeros()).div_ceil(4).max(1) as usize;
+        let mut id = [0u8; 32];
+        id[..prefix.len()].copy_from_slice(prefix);
+        id[prefix.len()] = b'-';
+        let hex = &mut id[prefix.len() + 1..prefix.len() + 1 + digits];
+        for (i, digit) in hex.iter_mut().rev().enumerate() {
+            *digit = HEX[((n >> (4 * i)) & 0xf) as usize];
+        }
+        HeaderValue::from_bytes(&id[..prefix.len() + 1 + digits])
+            .unwrap_or(HeaderValue::from_static("-"))
+    }
+}
+
 impl RequestLog {
     pub fn new(metrics: Arc<Metrics>, proxies: TrustedProxies) -> Self {
         let prefix = crate::crypto::encode(&crate::crypto::random_bytes::<6>());
@@ -58,8 +76,7 @@ impl RequestLog {
             return id.clone();
         }
         let n = self.ids.next.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::try_from(format!("{}-{n:x}", self.ids.prefix))
-            .unwrap_or(HeaderValue::from_static("-"))
+        self.ids.format(n)
     }
 }
 
@@ -132,7 +149,22 @@ impl RequestLog {
 
 #[cfg(test)]
 mod tests {
-    use super::is_plain_id;
+    use super::{RequestIds, is_plain_id};
+
+    #[test]
+    fn new_request_ids_are_the_prefix_and_the_counter_in_hex() {
+        let ids = RequestIds {
+            prefix: "AbCd-_12".to_owned(),
+            next: Default::default(),
+        };
+        for (n, id) in [
+            (0, "AbCd-_12-0"),
+            (0x1dde5, "AbCd-_12-1dde5"),
+            (u64::MAX, "AbCd-_12-ffffffffffffffff"),
+        ] {
+            assert_eq!(ids.format(n), id);
+        }
+    }
 
     #[test]
     fn only_short_plain_request_ids_are_taken_from_a_proxy() {
