@@ -62,6 +62,10 @@ scenario(env, 'the directory lists, searches and shows an employee with manager 
 
 scenario(env, 'a user who opens an employee\'s reports is told it is not allowed', async (context) => {
   const page = await openApp(context, env.server, `employees/${middle.id}`);
+  // The app sends an anonymous visitor to sign in, remembering the page; waiting for that
+  // keeps `signIn` from opening the form itself first (and losing `next`) on a slow machine.
+  await page.locator('#signin-form').waitFor();
+  assert.equal(fragment(page), `login?next=employees/${middle.id}`);
   await signIn(page, { username: 'user', password: env.server.passwords.user });
   await page.locator('[data-test=employee-name]').filter({ hasText: fullName(middle) }).waitFor();
 
@@ -79,6 +83,10 @@ scenario(env, 'a session revoked mid-use leads to sign-in and back to where the 
   const account = newAccount('revoked');
   const { user } = await new ApiClient(env.server.apiOrigin).signup(account);
   const page = await openApp(context, env.server, `employees/${middle.id}`);
+  // The app sends an anonymous visitor to sign in, remembering the page; waiting for that
+  // keeps `signIn` from opening the form itself first (and losing `next`) on a slow machine.
+  await page.locator('#signin-form').waitFor();
+  assert.equal(fragment(page), `login?next=employees/${middle.id}`);
   await signIn(page, account);
   await page.locator('[data-test=employee-name]').filter({ hasText: fullName(middle) }).waitFor();
 
