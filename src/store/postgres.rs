@@ -1,8 +1,9 @@
 //! The PostgreSQL backend, for several nodes sharing one database: migrations from
 //! `migrations/postgres`; the statements themselves are shared with SQLite (`super::sql`).
 
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool, Postgres};
 
 use super::StoreError;
 use crate::config::DatabaseConfig;
@@ -39,6 +40,12 @@ impl PostgresStore {
             .await
             .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
         Ok(Self { pool })
+    }
+
+    /// A connection for point reads: a pooled one here, as for every other query (SQLite keeps
+    /// one of its own).
+    async fn reader(&self) -> Result<PoolConnection<Postgres>, StoreError> {
+        self.pool.acquire().await.map_err(db_error)
     }
 }
 

@@ -2,10 +2,12 @@
 //! The statements themselves are shared with PostgreSQL (`super::sql`).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
+use tokio::sync::{Mutex, MutexGuard};
 
 use super::StoreError;
 use crate::config::DatabaseConfig;
@@ -15,7 +17,17 @@ const PAGE_CACHE_KIB: u32 = 512;
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Connections of their own for the point reads a session check makes on a cache miss
+    /// (session by secret, user by id, employee by id), one per core up to [`MAX_READERS`].
+    /// Through the pool, each query costs three round trips to the connection's worker thread,
+    /// since sqlx pings a pooled connection when it is handed back (and, unless turned off, when
+    /// it is taken); held here, it costs one. They answer only queries (`query_only`).
+    readers: Box<[Mutex<SqliteConnection>]>,
+    next_reader: AtomicUsize,
 }
+
+/// Most reader connections (see `SqliteStore::readers`).
+const MAX_READERS: usize = 4;
 
 impl SqliteStore {
     pub async fn open(config: &DatabaseConfig) -> anyhow::Result<Self> {
@@ -39,7 +51,10 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+            // The connection lives in this process, so a ping before each use proves nothing
+            // and costs a round trip to its worker thread.
+            .test_before_acquire(false)
+            .connect_with(options.clone())
             .await
             .map_err(|e| {
                 anyhow::anyhow!("cannot open the SQLite database {}: {e}", path.display())
@@ -48,7 +63,32 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
-        Ok(Self { pool })
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let reader = options.pragma("query_only", "true");
+        let mut readers = Vec::new();
+        for _ in 0..cores.min(MAX_READERS) {
+            let connection = reader.connect().await.map_err(|e| {
+                anyhow::anyhow!("cannot open the SQLite database {}: {e}", path.display())
+            })?;
+            readers.push(Mutex::new(connection));
+        }
+        Ok(Self {
+            pool,
+            readers: readers.into(),
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    /// A connection for point reads (see `readers`): the first idle one, else the next in turn.
+    async fn reader(&self) -> Result<MutexGuard<'_, SqliteConnection>, StoreError> {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let n = self.readers.len();
+        for i in 0..n {
+            if let Ok(idle) = self.readers[(start + i) % n].try_lock() {
+                return Ok(idle);
+            }
+        }
+        Ok(self.readers[start % n].lock().await)
     }
 }
 

@@ -1,7 +1,8 @@
 //! Users and sessions in SQL, one text for SQLite and PostgreSQL.
 
 /// Implements [`UserStore`](crate::store::UserStore) and
-/// [`SessionStore`](crate::store::SessionStore) for `$store` (which has a `pool` field) whose
+/// [`SessionStore`](crate::store::SessionStore) for `$store` (which has a `pool` field, and a
+/// `reader()` for the point reads of a session check) whose
 /// rows are `$row`; `db_error` must be in scope where it is invoked.
 macro_rules! account_stores {
     ($store:ty, $row:ty) => {
@@ -95,7 +96,7 @@ macro_rules! account_stores {
             ) -> StoreResult<Option<User>> {
                 let row = sqlx::query("SELECT id, username, role, disabled, name, email, email_verified, created_at FROM users WHERE id = $1")
                     .bind(id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await
                     .map_err(db_error)?;
                 row.as_ref().map(user_from_row).transpose()
@@ -257,7 +258,7 @@ macro_rules! account_stores {
             ) -> StoreResult<Option<SessionRecord>> {
                 let row = sqlx::query("SELECT id, secret_hash, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip FROM sessions WHERE secret_hash = $1")
                     .bind(&hash[..])
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await
                     .map_err(db_error)?;
                 row.as_ref().map(session_from_row).transpose()

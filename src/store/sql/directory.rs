@@ -92,7 +92,7 @@ macro_rules! directory_store {
             async fn get(&self, id: EmployeeId) -> StoreResult<Option<Employee>> {
                 let row = sqlx::query(SELECT_DETAIL)
                     .bind(id)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.reader().await?)
                     .await
                     .map_err(db_error)?;
                 row.as_ref().map(detail).transpose()
