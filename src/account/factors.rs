@@ -9,6 +9,7 @@
 //! throttled like passwords.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use qrcodegen::{QrCode, QrCodeEcc};
 use totp_rs::{Algorithm, Builder, Totp};
@@ -260,7 +261,7 @@ impl Accounts {
             .filter(|u| !u.disabled)
             .ok_or(ApiError::InvalidCredentials)?;
         self.pass_factor(&user, factor, peer).await?;
-        Ok(user)
+        Ok(Arc::unwrap_or_clone(user))
     }
 
     /// An operator removes an account's second factors, TOTP and passkeys (a lost phone and no

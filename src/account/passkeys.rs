@@ -8,6 +8,8 @@
 //! browser's (pre-)session and its purpose, for five minutes, and taken once: a challenge is
 //! answered once, only by the browser it was given to, and on any node.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use time::Duration;
 use webauthn_rs::prelude::{
@@ -408,7 +410,7 @@ impl Accounts {
         };
         passkey.update_credential(&result);
         self.record_passkey_use(&stored, &passkey).await?;
-        Ok(Ok(user))
+        Ok(Ok(Arc::unwrap_or_clone(user)))
     }
 
     async fn record_passkey_use(

@@ -209,7 +209,7 @@ impl Accounts {
             .user(&user)
             .detail(format!("by mailed link; {ended} session(s) ended"));
         self.audit.record(event).await;
-        Ok((user, flows.config.reset_logs_in))
+        Ok((Arc::unwrap_or_clone(user), flows.config.reset_logs_in))
     }
 
     /// Mails `user` a link that proves their address is theirs; nothing to do when it is
@@ -274,7 +274,7 @@ impl Accounts {
         self.audit
             .record(self.audit.event("email_verified", peer).user(&user))
             .await;
-        Ok(user)
+        Ok(Arc::unwrap_or_clone(user))
     }
 
     /// At shutdown: waits (at most `within`) for queued mails; the number left undelivered.

@@ -117,7 +117,7 @@ async fn sign_up(
 ))]
 async fn current_user(CurrentUser(auth): CurrentUser) -> Json<UserReply> {
     Json(UserReply {
-        user: auth.user.clone(),
+        user: User::clone(&auth.user),
     })
 }
 

@@ -36,8 +36,8 @@ pub use pending::{PENDING_LOGIN_LIFETIME, PendingLogin};
 /// A logged-in request: the session and its (freshly loaded) user.
 #[derive(Debug)]
 pub struct Authenticated {
-    pub session: SessionRecord,
-    pub user: User,
+    pub session: Arc<SessionRecord>,
+    pub user: Arc<User>,
 }
 
 /// Who is making the request, put in the request's extensions by the session gate (`http::pipeline`).
@@ -187,7 +187,7 @@ impl SessionManager {
         let mut session = session;
         if now - session.last_seen_at >= self.config.touch_interval {
             self.sessions.touch(&session.id, now).await?;
-            session.last_seen_at = now;
+            Arc::make_mut(&mut session).last_seen_at = now;
         }
         Ok(Some(Authenticated { session, user }))
     }
@@ -299,6 +299,7 @@ impl SessionManager {
         changes.set(self.session_cookie(&crypto::encode(&secret), &session));
         changes.set(cookies::clear(&self.cookie_config, self.names.pre));
         changes.set(self.device_cookie(&user.username.key()));
+        let (session, user) = (Arc::new(session), Arc::new(user));
         Ok((Arc::new(Authenticated { session, user }), changes))
     }
 

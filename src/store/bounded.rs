@@ -77,7 +77,7 @@ macro_rules! bounded {
 
 bounded!(UserStore {
     fn create(&self, user: NewUser) -> User;
-    fn get(&self, id: UserId) -> Option<User>;
+    fn get(&self, id: UserId) -> Option<Arc<User>>;
     fn credentials(&self, username: &Username) -> Option<Credentials>;
     fn list(&self) -> Vec<User>;
     fn update(&self, id: UserId, update: UserUpdate) -> Option<User>;
@@ -131,7 +131,7 @@ bounded!(MailTokenStore {
 
 bounded!(SessionStore {
     fn create(&self, session: &SessionRecord) -> ();
-    fn find_by_secret_hash(&self, hash: &[u8; 32]) -> Option<SessionRecord>;
+    fn find_by_secret_hash(&self, hash: &[u8; 32]) -> Option<Arc<SessionRecord>>;
     fn touch(&self, id: &str, last_seen_at: OffsetDateTime) -> ();
     fn delete(&self, id: &str) -> bool;
     fn delete_for_user(&self, user_id: UserId) -> u64;

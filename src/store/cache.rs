@@ -39,10 +39,10 @@ struct Entry<T> {
 struct Maps {
     /// Bumped by every local write; a read only caches what it loaded in the same generation.
     generation: u64,
-    sessions: HashMap<[u8; 32], Entry<SessionRecord>>,
+    sessions: HashMap<[u8; 32], Entry<Arc<SessionRecord>>>,
     /// Session id -> secret hash, to update an entry when its session is touched.
     session_ids: HashMap<String, [u8; 32]>,
-    users: HashMap<UserId, Entry<User>>,
+    users: HashMap<UserId, Entry<Arc<User>>>,
     employees: HashMap<EmployeeId, Entry<Employee>>,
 }
 
@@ -99,13 +99,17 @@ impl Cached {
     }
 
     /// Answers from the map `pick` chooses while the entry is fresh; otherwise loads, and keeps
-    /// what was found unless a local write happened since the load began.
-    async fn read_through<K: Copy + Eq + Hash, T: Clone>(
+    /// what was found unless a local write happened since the load began. (`load` is only
+    /// called on a miss: each store call boxes its future.)
+    async fn read_through<K: Copy + Eq + Hash, T: Clone, F>(
         &self,
         key: K,
         pick: fn(&mut Maps) -> &mut HashMap<K, Entry<T>>,
-        load: impl Future<Output = StoreResult<Option<T>>>,
-    ) -> StoreResult<Option<T>> {
+        load: impl FnOnce() -> F,
+    ) -> StoreResult<Option<T>>
+    where
+        F: Future<Output = StoreResult<Option<T>>>,
+    {
         let generation = {
             let mut maps = self.maps();
             if let Some(hit) = self.fresh(pick(&mut maps).get(&key)) {
@@ -113,7 +117,7 @@ impl Cached {
             }
             maps.generation
         };
-        let found = load.await?;
+        let found = load().await?;
         if let Some(value) = &found {
             let mut maps = self.maps();
             if maps.generation == generation {
@@ -160,7 +164,10 @@ impl SessionStore for Cached {
         self.sessions.create(session).await
     }
 
-    async fn find_by_secret_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<SessionRecord>> {
+    async fn find_by_secret_hash(
+        &self,
+        hash: &[u8; 32],
+    ) -> StoreResult<Option<Arc<SessionRecord>>> {
         let generation = {
             let maps = self.maps();
             if let Some(hit) = self.fresh(maps.sessions.get(hash)) {
@@ -199,7 +206,8 @@ impl SessionStore for Cached {
         if let Some(hash) = maps.session_ids.get(id).copied()
             && let Some(entry) = maps.sessions.get_mut(&hash)
         {
-            entry.value.last_seen_at = entry.value.last_seen_at.max(last_seen_at);
+            let session = Arc::make_mut(&mut entry.value);
+            session.last_seen_at = session.last_seen_at.max(last_seen_at);
         }
         Ok(())
     }
@@ -239,8 +247,8 @@ impl UserStore for Cached {
         self.users.create(user).await
     }
 
-    async fn get(&self, id: UserId) -> StoreResult<Option<User>> {
-        self.read_through(id, |m| &mut m.users, self.users.get(id))
+    async fn get(&self, id: UserId) -> StoreResult<Option<Arc<User>>> {
+        self.read_through(id, |m| &mut m.users, || self.users.get(id))
             .await
     }
 
@@ -293,7 +301,7 @@ impl EmployeeStore for Cached {
     }
 
     async fn get(&self, id: EmployeeId) -> StoreResult<Option<Employee>> {
-        self.read_through(id, |m| &mut m.employees, self.employees.get(id))
+        self.read_through(id, |m| &mut m.employees, || self.employees.get(id))
             .await
     }
 
@@ -401,7 +409,7 @@ mod tests {
                 .await
                 .unwrap();
             let found = cache.find_by_secret_hash(&[n; 32]).await.unwrap();
-            assert_eq!(found.map(|s| s.id), Some(format!("s{n}")));
+            assert_eq!(found.map(|s| s.id.clone()), Some(format!("s{n}")));
             let maps = cache.maps();
             assert!(maps.sessions.len() <= 4 && maps.session_ids.len() <= 4);
         }

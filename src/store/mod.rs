@@ -78,7 +78,8 @@ pub struct UserUpdate {
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
     async fn create(&self, user: NewUser) -> StoreResult<User>;
-    async fn get(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// Shared, so the cache in front hands out the record it holds rather than a copy.
+    async fn get(&self, id: UserId) -> StoreResult<Option<Arc<User>>>;
     async fn credentials(&self, username: &Username) -> StoreResult<Option<Credentials>>;
     async fn list(&self) -> StoreResult<Vec<User>>;
     async fn update(&self, id: UserId, update: UserUpdate) -> StoreResult<Option<User>>;
@@ -161,7 +162,9 @@ pub struct SessionRecord {
 #[async_trait]
 pub trait SessionStore: Send + Sync + 'static {
     async fn create(&self, session: &SessionRecord) -> StoreResult<()>;
-    async fn find_by_secret_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<SessionRecord>>;
+    /// Shared, so the cache in front hands out the record it holds rather than a copy.
+    async fn find_by_secret_hash(&self, hash: &[u8; 32])
+    -> StoreResult<Option<Arc<SessionRecord>>>;
     async fn touch(&self, id: &str, last_seen_at: OffsetDateTime) -> StoreResult<()>;
     /// Deletes one session; `true` if it existed.
     async fn delete(&self, id: &str) -> StoreResult<bool>;

@@ -9,6 +9,8 @@
 //! WebAuthn ceremony states are plain keys `w:{key}` holding `{expiry}|{state}`, read and
 //! deleted in one `GETDEL`.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{RetryMethod, Script};
@@ -193,7 +195,10 @@ impl SessionStore for RedisStore {
         Ok(())
     }
 
-    async fn find_by_secret_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<SessionRecord>> {
+    async fn find_by_secret_hash(
+        &self,
+        hash: &[u8; 32],
+    ) -> StoreResult<Option<Arc<SessionRecord>>> {
         let fields: Vec<Option<String>> = self
             .scripts
             .find
@@ -206,7 +211,7 @@ impl SessionStore for RedisStore {
             return Ok(None);
         }
         let fields: Vec<String> = fields.into_iter().map(Option::unwrap_or_default).collect();
-        record(&fields).map(Some)
+        record(&fields).map(|r| Some(Arc::new(r)))
     }
 
     async fn touch(&self, id: &str, last_seen_at: OffsetDateTime) -> StoreResult<()> {

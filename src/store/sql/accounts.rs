@@ -93,13 +93,13 @@ macro_rules! account_stores {
             async fn get(
                 &self,
                 id: UserId,
-            ) -> StoreResult<Option<User>> {
+            ) -> StoreResult<Option<std::sync::Arc<User>>> {
                 let row = sqlx::query("SELECT id, username, role, disabled, name, email, email_verified, created_at FROM users WHERE id = $1")
                     .bind(id)
                     .fetch_optional(&mut *self.reader().await?)
                     .await
                     .map_err(db_error)?;
-                row.as_ref().map(user_from_row).transpose()
+                Ok(row.as_ref().map(user_from_row).transpose()?.map(std::sync::Arc::new))
             }
 
             async fn credentials(
@@ -255,13 +255,13 @@ macro_rules! account_stores {
             async fn find_by_secret_hash(
                 &self,
                 hash: &[u8; 32],
-            ) -> StoreResult<Option<SessionRecord>> {
+            ) -> StoreResult<Option<std::sync::Arc<SessionRecord>>> {
                 let row = sqlx::query("SELECT id, secret_hash, user_id, created_at, last_seen_at, expires_at, remember, user_agent, ip FROM sessions WHERE secret_hash = $1")
                     .bind(&hash[..])
                     .fetch_optional(&mut *self.reader().await?)
                     .await
                     .map_err(db_error)?;
-                row.as_ref().map(session_from_row).transpose()
+                Ok(row.as_ref().map(session_from_row).transpose()?.map(std::sync::Arc::new))
             }
 
             async fn touch(

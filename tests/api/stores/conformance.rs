@@ -170,7 +170,7 @@ pub async fn sessions_conform(stores: &Stores) {
         .unwrap();
     assert_eq!(
         stores.sessions.find_by_secret_hash(&[1; 32]).await.unwrap(),
-        Some(s1.clone())
+        Some(std::sync::Arc::new(s1.clone()))
     );
     assert_eq!(
         stores.sessions.find_by_secret_hash(&[9; 32]).await.unwrap(),
