@@ -156,12 +156,9 @@ pub async fn proxy_protected(
         };
     };
     let who = match Gateway::admit(route.access, context.as_ref()) {
-        Ok(who) => who.map(|auth| (auth.user.clone(), auth.session.clone())),
+        Ok(who) => who.map(|auth| (&*auth.user, auth.session.id.as_str())),
         Err(e) => return e.into_response(),
     };
-    let who = who
-        .as_ref()
-        .map(|(user, session)| (&**user, session.id.as_str()));
     gateway
         .forward(route, &path, request, who)
         .await
