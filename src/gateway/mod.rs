@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri, header, uri};
 use axum::response::{IntoResponse, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -44,6 +44,10 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TRANSFER_ENCODING,
     header::UPGRADE,
 ];
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
 pub struct Gateway {
     routes: Vec<GatewayRoute>,
@@ -154,16 +158,16 @@ impl Gateway {
         self.strip_own_cookies(&mut headers);
         let host = headers.remove(header::HOST);
         if let Some(ip) = peer.ip {
-            let forwarded = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            let forwarded = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
                 Some(earlier) if from_proxy => format!("{earlier}, {ip}"),
                 _ => ip.to_string(),
             };
             if let Ok(value) = HeaderValue::try_from(forwarded) {
-                headers.insert("x-forwarded-for", value);
+                headers.insert(X_FORWARDED_FOR, value);
             }
         }
         headers.insert(
-            "x-forwarded-proto",
+            X_FORWARDED_PROTO,
             HeaderValue::from_static(if self.public_origin.is_https() {
                 "https"
             } else {
@@ -171,11 +175,12 @@ impl Gateway {
             }),
         );
         match host {
-            Some(host) => headers.insert("x-forwarded-host", host),
-            None => headers.remove("x-forwarded-host"),
+            Some(host) => headers.insert(X_FORWARDED_HOST, host),
+            None => headers.remove(X_FORWARDED_HOST),
         };
         if let Some((user, session_id)) = who {
-            headers.extend(self.identity.headers(user, session_id, &route.audience));
+            self.identity
+                .insert_headers(&mut headers, user, session_id, &route.audience);
         }
         let mut upstream = axum::http::Request::builder()
             .method(parts.method)
@@ -260,29 +265,26 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 fn upstream_uri(route: &GatewayRoute, path: &str, query: Option<&str>) -> Result<Uri, ApiError> {
     let base = route.upstream.path().trim_end_matches('/');
     let rest = if route.strip_prefix {
-        let prefix = route.prefix.trim_end_matches('/');
-        let rest = path.strip_prefix(prefix).unwrap_or(path);
-        if rest.starts_with('/') {
-            rest.to_owned()
-        } else {
-            format!("/{rest}")
-        }
+        path.strip_prefix(route.prefix.trim_end_matches('/'))
+            .unwrap_or(path)
     } else {
-        path.to_owned()
+        path
     };
-    let mut text = format!(
-        "http://{}{base}{rest}",
-        route
-            .upstream
-            .authority()
-            .map(|a| a.as_str())
-            .unwrap_or_default()
-    );
+    let mut text = String::with_capacity(base.len() + rest.len() + 2 + query.map_or(0, str::len));
+    text.push_str(base);
+    if !rest.starts_with('/') {
+        text.push('/');
+    }
+    text.push_str(rest);
     if let Some(query) = query {
         text.push('?');
         text.push_str(query);
     }
-    text.parse().map_err(ApiError::internal)
+    let mut parts = uri::Parts::default();
+    parts.scheme = Some(uri::Scheme::HTTP);
+    parts.authority = route.upstream.authority().cloned();
+    parts.path_and_query = Some(uri::PathAndQuery::try_from(text).map_err(ApiError::internal)?);
+    Uri::from_parts(parts).map_err(ApiError::internal)
 }
 
 #[cfg(test)]
