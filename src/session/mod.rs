@@ -186,7 +186,7 @@ impl SessionManager {
         // Sliding renewal, written at most once per touch interval.
         let mut session = session;
         if now - session.last_seen_at >= self.config.touch_interval {
-            self.sessions.touch(&session.id, now).await?;
+            self.sessions.touch(&session, now).await?;
             Arc::make_mut(&mut session).last_seen_at = now;
         }
         Ok(Some(Authenticated { session, user }))

@@ -132,7 +132,7 @@ bounded!(MailTokenStore {
 bounded!(SessionStore {
     fn create(&self, session: &SessionRecord) -> ();
     fn find_by_secret_hash(&self, hash: &[u8; 32]) -> Option<Arc<SessionRecord>>;
-    fn touch(&self, id: &str, last_seen_at: OffsetDateTime) -> ();
+    fn touch(&self, session: &SessionRecord, last_seen_at: OffsetDateTime) -> ();
     fn delete(&self, id: &str) -> bool;
     fn delete_for_user(&self, user_id: UserId) -> u64;
     fn delete_others(&self, user_id: UserId, keep: &str) -> u64;

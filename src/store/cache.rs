@@ -40,8 +40,6 @@ struct Maps {
     /// Bumped by every local write; a read only caches what it loaded in the same generation.
     generation: u64,
     sessions: HashMap<[u8; 32], Entry<Arc<SessionRecord>>>,
-    /// Session id -> secret hash, to update an entry when its session is touched.
-    session_ids: HashMap<String, [u8; 32]>,
     users: HashMap<UserId, Entry<Arc<User>>>,
     employees: HashMap<EmployeeId, Entry<Employee>>,
 }
@@ -50,7 +48,6 @@ impl Maps {
     fn invalidate(&mut self) {
         self.generation += 1;
         self.sessions.clear();
-        self.session_ids.clear();
         self.users.clear();
         self.employees.clear();
     }
@@ -168,46 +165,24 @@ impl SessionStore for Cached {
         &self,
         hash: &[u8; 32],
     ) -> StoreResult<Option<Arc<SessionRecord>>> {
-        let generation = {
-            let maps = self.maps();
-            if let Some(hit) = self.fresh(maps.sessions.get(hash)) {
-                return Ok(Some(hit));
-            }
-            maps.generation
-        };
-        let found = self.sessions.find_by_secret_hash(hash).await?;
-        if let Some(session) = &found {
-            let mut maps = self.maps();
-            if maps.generation == generation {
-                let Maps {
-                    sessions,
-                    session_ids,
-                    ..
-                } = &mut *maps;
-                if make_room(sessions, self.clock.now() - self.ttl, self.max_entries) {
-                    // Keep the id index to the sessions still cached, so it stays bounded too.
-                    session_ids.retain(|_, hash| sessions.contains_key(hash));
-                }
-                maps.session_ids.insert(session.id.clone(), *hash);
-                let entry = Entry {
-                    loaded: self.clock.now(),
-                    value: session.clone(),
-                };
-                maps.sessions.insert(*hash, entry);
-            }
-        }
-        Ok(found)
+        self.read_through(
+            *hash,
+            |m| &mut m.sessions,
+            || self.sessions.find_by_secret_hash(hash),
+        )
+        .await
     }
 
-    async fn touch(&self, id: &str, last_seen_at: OffsetDateTime) -> StoreResult<()> {
-        self.sessions.touch(id, last_seen_at).await?;
+    async fn touch(
+        &self,
+        session: &SessionRecord,
+        last_seen_at: OffsetDateTime,
+    ) -> StoreResult<()> {
+        self.sessions.touch(session, last_seen_at).await?;
         // Keep the cached copy in step, so the next check does not touch again.
-        let mut maps = self.maps();
-        if let Some(hash) = maps.session_ids.get(id).copied()
-            && let Some(entry) = maps.sessions.get_mut(&hash)
-        {
-            let session = Arc::make_mut(&mut entry.value);
-            session.last_seen_at = session.last_seen_at.max(last_seen_at);
+        if let Some(entry) = self.maps().sessions.get_mut(&session.secret_hash) {
+            let cached = Arc::make_mut(&mut entry.value);
+            cached.last_seen_at = cached.last_seen_at.max(last_seen_at);
         }
         Ok(())
     }
@@ -373,6 +348,17 @@ mod tests {
         UserStore::create(sqlite, new).await.unwrap()
     }
 
+    /// A cache in front of `sqlite` whose entries stay fresh for an hour.
+    fn hour_long(sqlite: &Arc<SqliteStore>) -> Cached {
+        Cached::new(
+            sqlite.clone(),
+            sqlite.clone(),
+            sqlite.clone(),
+            Duration::from_secs(3600),
+            clock(),
+        )
+    }
+
     fn session(n: u8, user_id: UserId) -> SessionRecord {
         let now = OffsetDateTime::now_utc();
         SessionRecord {
@@ -389,7 +375,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_cache_and_its_id_index_stay_within_their_bound() {
+    async fn the_session_cache_stays_within_its_bound() {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = store(&dir).await;
         let user = user(&sqlite, "dora").await;
@@ -411,8 +397,30 @@ mod tests {
             let found = cache.find_by_secret_hash(&[n; 32]).await.unwrap();
             assert_eq!(found.map(|s| s.id.clone()), Some(format!("s{n}")));
             let maps = cache.maps();
-            assert!(maps.sessions.len() <= 4 && maps.session_ids.len() <= 4);
+            assert!(maps.sessions.len() <= 4);
         }
+    }
+
+    #[tokio::test]
+    async fn a_touch_through_the_cache_moves_the_cached_copy_forward_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = store(&dir).await;
+        let user = user(&sqlite, "finn").await;
+        let cache = hour_long(&sqlite);
+        let record = session(1, user.id);
+        SessionStore::create(&cache, &record).await.unwrap();
+        let found = cache.find_by_secret_hash(&[1; 32]).await.unwrap().unwrap();
+        let later = record.last_seen_at + time::Duration::minutes(5);
+        cache.touch(&found, later).await.unwrap();
+        // Answered from the cache (the lifetime is an hour), and already moved forward.
+        let cached = cache.find_by_secret_hash(&[1; 32]).await.unwrap().unwrap();
+        assert_eq!(cached.last_seen_at, later);
+        let stored = sqlite.find_by_secret_hash(&[1; 32]).await.unwrap().unwrap();
+        assert_eq!(stored.last_seen_at.unix_timestamp(), later.unix_timestamp());
+        // An older touch never moves the cached copy back.
+        cache.touch(&found, record.last_seen_at).await.unwrap();
+        let cached = cache.find_by_secret_hash(&[1; 32]).await.unwrap().unwrap();
+        assert_eq!(cached.last_seen_at, later);
     }
 
     #[tokio::test]
@@ -420,13 +428,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = store(&dir).await;
         let user = user(&sqlite, "emil").await;
-        let cache = Cached::new(
-            sqlite.clone(),
-            sqlite.clone(),
-            sqlite.clone(),
-            Duration::from_secs(3600),
-            clock(),
-        );
+        let cache = hour_long(&sqlite);
         SessionStore::create(&cache, &session(1, user.id))
             .await
             .unwrap();
@@ -447,13 +449,7 @@ mod tests {
      {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = store(&dir).await;
-        let cache = Cached::new(
-            sqlite.clone(),
-            sqlite.clone(),
-            sqlite.clone(),
-            Duration::from_secs(3600),
-            clock(),
-        );
+        let cache = hour_long(&sqlite);
         let titled = |title: &str| EmployeeInput {
             first_name: Some("Ada".into()),
             last_name: Some("Lovelace".into()),

@@ -165,7 +165,10 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Shared, so the cache in front hands out the record it holds rather than a copy.
     async fn find_by_secret_hash(&self, hash: &[u8; 32])
     -> StoreResult<Option<Arc<SessionRecord>>>;
-    async fn touch(&self, id: &str, last_seen_at: OffsetDateTime) -> StoreResult<()>;
+    /// Moves the session's `last_seen_at` forward (never back). Takes the record as found:
+    /// backends write by its id, the cache in front updates its copy by its secret hash.
+    async fn touch(&self, session: &SessionRecord, last_seen_at: OffsetDateTime)
+    -> StoreResult<()>;
     /// Deletes one session; `true` if it existed.
     async fn delete(&self, id: &str) -> StoreResult<bool>;
     /// Deletes every session of a user; the number deleted.

@@ -214,12 +214,16 @@ impl SessionStore for RedisStore {
         record(&fields).map(|r| Some(Arc::new(r)))
     }
 
-    async fn touch(&self, id: &str, last_seen_at: OffsetDateTime) -> StoreResult<()> {
+    async fn touch(
+        &self,
+        session: &SessionRecord,
+        last_seen_at: OffsetDateTime,
+    ) -> StoreResult<()> {
         let _: i64 = self
             .scripts
             .touch
             .arg(&self.prefix)
-            .arg(id)
+            .arg(&session.id)
             .arg(last_seen_at.unix_timestamp())
             .arg(ttl_secs(self.idle))
             .arg(ttl_secs(self.remember_idle))

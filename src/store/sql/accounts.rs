@@ -266,7 +266,7 @@ macro_rules! account_stores {
 
             async fn touch(
                 &self,
-                id: &str,
+                session: &SessionRecord,
                 last_seen_at: OffsetDateTime,
             ) -> StoreResult<()> {
                 // One statement, and the time never moves back: two nodes touching one session
@@ -275,7 +275,7 @@ macro_rules! account_stores {
                     "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1",
                 )
                 .bind(last_seen_at.unix_timestamp())
-                .bind(id)
+                .bind(&session.id)
                 .execute(&self.pool)
                 .await
                 .map_err(db_error)?;

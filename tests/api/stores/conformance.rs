@@ -179,12 +179,12 @@ pub async fn sessions_conform(stores: &Stores) {
 
     stores
         .sessions
-        .touch("s1", t0() + Duration::minutes(5))
+        .touch(&s1, t0() + Duration::minutes(5))
         .await
         .unwrap();
     stores
         .sessions
-        .touch("s1", t0() + Duration::minutes(1))
+        .touch(&s1, t0() + Duration::minutes(1))
         .await
         .unwrap();
     let touched = stores
@@ -274,18 +274,15 @@ pub async fn sessions_conform(stores: &Stores) {
 
 pub async fn concurrent_updates_conform(stores: &Stores) {
     let alice = stores.users.create(new_user("alice")).await.unwrap().id;
-    stores
-        .sessions
-        .create(&session("s1", alice, 1))
-        .await
-        .unwrap();
+    let s1 = session("s1", alice, 1);
+    stores.sessions.create(&s1).await.unwrap();
     // Many nodes touching one session at once: the latest time wins, whatever the order.
     let touches: Vec<_> = (1..=30)
         .map(|minute| {
-            let sessions = stores.sessions.clone();
+            let (sessions, s1) = (stores.sessions.clone(), s1.clone());
             tokio::spawn(async move {
                 sessions
-                    .touch("s1", t0() + Duration::minutes(minute))
+                    .touch(&s1, t0() + Duration::minutes(minute))
                     .await
                     .unwrap()
             })
@@ -327,7 +324,10 @@ pub async fn concurrent_updates_conform(stores: &Stores) {
             let sessions = stores.sessions.clone();
             tokio::spawn(async move {
                 sessions
-                    .touch(&format!("c{n:02}"), t0() + Duration::hours(2))
+                    .touch(
+                        &session(&format!("c{n:02}"), alice, 100 + n),
+                        t0() + Duration::hours(2),
+                    )
                     .await
                     .unwrap()
             })
