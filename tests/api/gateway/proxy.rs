@@ -337,3 +337,62 @@ async fn bodies_stream_both_ways_without_being_held_whole() {
         "{answer}"
     );
 }
+
+#[tokio::test]
+async fn requests_in_turn_share_one_upstream_connection_with_the_upstream_as_host() {
+    let upstream = Upstream::start().await;
+    let app = gateway_app(&upstream, &[]).await;
+    let mut browser = app.logged_in("lena", Role::User).await;
+    for n in 0..5 {
+        assert_eq!(browser.get(&format!("/api/items/{n}")).await.status, 200);
+    }
+    let seen = upstream.seen();
+    assert_eq!(seen.len(), 5);
+    assert!(
+        seen.iter().all(|s| s.peer == seen[0].peer),
+        "one kept-alive connection: {:?}",
+        seen.iter().map(|s| s.peer).collect::<Vec<_>>()
+    );
+    let host = upstream.addr.to_string();
+    assert!(seen.iter().all(|s| s.header("host") == Some(host.as_str())));
+}
+
+#[tokio::test]
+async fn an_upstream_that_closes_idle_connections_still_gets_every_request() {
+    // An upstream that answers one request per connection, keep-alive in form, then closes
+    // the connection, as an upstream whose idle timeout is shorter than the gateway's does.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.ends_with(b"\r\n\r\n") {
+                    match socket.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                let _ = socket.write_all(answer.as_bytes()).await;
+                // Closed right after the answer, without `Connection: close`.
+            });
+        }
+    });
+    let routes = format!(r#"[{{prefix = "/api/", upstream = "{url}"}}]"#);
+    let app =
+        crate::support::TestApp::spawn_with(&[("GATEHOUSE__GATEWAY__ROUTES", routes.as_str())])
+            .await;
+    let mut browser = app.logged_in("mila", Role::User).await;
+    for n in 0..3 {
+        let reply = browser.get(&format!("/api/items/{n}")).await;
+        assert_eq!(reply.status, 200, "request {n}: {}", reply.body);
+        // Time for the upstream's close to arrive before the next request.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+}

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
@@ -18,6 +18,8 @@ use tokio::sync::{Notify, mpsc};
 /// One request as the upstream saw it.
 #[derive(Clone, Debug)]
 pub struct Seen {
+    /// The gateway's end of the connection the request came on.
+    pub peer: SocketAddr,
     pub method: String,
     pub uri: String,
     pub headers: HeaderMap,
@@ -57,6 +59,7 @@ impl Upstream {
         let app = Router::new().fallback(answer).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self {
             addr,
@@ -76,10 +79,15 @@ impl Upstream {
     }
 }
 
-async fn answer(State(shared): State<Shared>, request: Request) -> Response {
+async fn answer(
+    State(shared): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
     let mut seen = Seen {
+        peer,
         method: parts.method.to_string(),
         uri: parts.uri.to_string(),
         headers: parts.headers,
