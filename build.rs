@@ -8,7 +8,9 @@
 //! about 30 KB; ASLR is unchanged. bench/README.md ("Scenario 8") has the figures.
 //!
 //! The flag is passed only when a small program linked with it runs correctly here. With an
-//! older toolchain, a cross build or a non-GNU target, the binaries link as before.
+//! older toolchain, a cross build or a non-GNU target, the binaries link as before. A binary
+//! linked this way needs glibc 2.36 or later where it runs, too: to build on a new system for an
+//! older one, set `GATEHOUSE_PLAIN_RELOCATIONS=1`.
 
 use std::path::Path;
 use std::process::Command;
@@ -18,12 +20,14 @@ const FLAG: &str = "-Wl,-z,pack-relative-relocs";
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=CC");
+    println!("cargo:rerun-if-env-changed=GATEHOUSE_PLAIN_RELOCATIONS");
     let target = std::env::var("TARGET").unwrap_or_default();
     let host = std::env::var("HOST").unwrap_or_default();
     let Some(out_dir) = std::env::var_os("OUT_DIR") else {
         return;
     };
-    if target != host || !target.ends_with("-linux-gnu") {
+    let plain = std::env::var_os("GATEHOUSE_PLAIN_RELOCATIONS").is_some_and(|v| v != "0");
+    if plain || target != host || !target.ends_with("-linux-gnu") {
         return;
     }
     if packed_relocations_work(Path::new(&out_dir)) {
