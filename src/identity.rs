@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use ed25519_dalek::{Signer, SigningKey};
 use serde::Serialize;
 
-use crate::account::records::User;
+use crate::account::records::{Role, User};
 use crate::clock::Clock;
 use crate::crypto;
 
@@ -26,8 +26,9 @@ pub const ASSERTION: HeaderName = HeaderName::from_static("gatehouse-assertion")
 /// Every identity header; incoming copies are always removed (a client must not forge them).
 pub const HEADERS: [HeaderName; 5] = [USER_ID, USERNAME, ROLE, SESSION_ID, ASSERTION];
 
-/// Most callers remembered within one second; beyond it assertions are signed, not stored.
-const MEMO_CAPACITY: usize = 1024;
+/// Callers remembered per generation of the memo; beyond it assertions are signed, not stored.
+/// The memo holds at most two generations (about 1 KB per caller).
+const MEMO_CAPACITY: usize = 2048;
 
 /// The signer and its published keys.
 pub struct Identity {
@@ -38,6 +39,9 @@ pub struct Identity {
     issuer: String,
     lifetime: time::Duration,
     clock: Arc<dyn Clock>,
+    /// How long, in whole seconds, an assertion is handed out again: a quarter of its
+    /// lifetime, at least one second.
+    reuse_secs: i64,
     memo: Mutex<Memo>,
 }
 
@@ -46,15 +50,45 @@ pub struct Identity {
 /// is left out.
 type Values = [Option<HeaderValue>; 5];
 
-/// The header values made in the current second, by signing input. Ed25519 signatures are
-/// deterministic (RFC 8032 §5.1.6) and `iat`/`exp` are whole seconds, so signing the same
-/// input again would give the same bytes: a hit hands out those values instead. The signing
-/// input holds every claim, so it names every value. The memo is emptied when the second
-/// changes, so it never holds more than one second's callers.
+/// The header values handed out recently, by caller (session and audience). Signing costs
+/// more than the rest of a proxied request, and a caller often sends many requests within
+/// seconds, so the same values are handed out again while the assertion is younger than
+/// `reuse_secs`: an upstream always gets at least three quarters of its lifetime. Renewals
+/// are spread over time (each caller renews when its own assertion ages), not made by every
+/// caller in the same second.
+///
+/// Two generations bound the memory: when a generation is `reuse_secs` old it becomes the
+/// previous one and the one before it is dropped. Everything dropped is at least that old, so
+/// nothing still usable is lost; a caller found in the previous generation moves to the current.
 #[derive(Default)]
 struct Memo {
-    second: i64,
-    values: HashMap<String, Values>,
+    /// When the current generation began (Unix seconds).
+    started: i64,
+    current: HashMap<String, Remembered>,
+    previous: HashMap<String, Remembered>,
+}
+
+struct Remembered {
+    iat: i64,
+    user_id: i64,
+    role: Role,
+    values: Values,
+}
+
+impl Remembered {
+    /// Whether these values still say who `user` is, and are young enough to hand out at `now`.
+    fn fits(&self, user: &User, now: i64, reuse_secs: i64) -> bool {
+        let username = self.values[1].as_ref().map(HeaderValue::as_bytes);
+        (0..reuse_secs).contains(&(now - self.iat))
+            && self.user_id == user.id
+            && self.role == user.role
+            && username == Some(user.username.as_str().as_bytes())
+    }
+}
+
+/// The memo key of a caller: the session id, length first, so no two callers share a key.
+fn caller_key(session_id: &str, audience: &str) -> String {
+    format!("{}:{session_id}{audience}", session_id.len())
 }
 
 #[derive(Serialize)]
@@ -113,6 +147,7 @@ impl Identity {
             issuer,
             lifetime,
             clock,
+            reuse_secs: (lifetime.whole_seconds() / 4).max(1),
             memo: Mutex::default(),
         }
     }
@@ -139,11 +174,14 @@ impl Identity {
         }
     }
 
-    /// The header values for this caller now: remembered from earlier in the same second, or
-    /// made and signed (a compact JWS asserting that `user` holds `session_id`, for
-    /// `audience`).
+    /// The header values for this caller now: handed out recently (see [`Memo`]), or made
+    /// and signed (a compact JWS asserting that `user` holds `session_id`, for `audience`).
     fn values(&self, user: &User, session_id: &str, audience: &str) -> Values {
         let now = self.clock.now().unix_timestamp();
+        let key = caller_key(session_id, audience);
+        if let Some(values) = self.remembered(now, &key, user) {
+            return values;
+        }
         let claims = Claims {
             iss: &self.issuer,
             aud: audience,
@@ -157,18 +195,12 @@ impl Identity {
         let mut json = Vec::with_capacity(256);
         // Serialising these fields into memory cannot fail.
         let _ = serde_json::to_writer(&mut json, &claims);
-        let mut signing_input =
-            String::with_capacity(self.header_part.len() + 1 + json.len() * 4 / 3 + 4);
-        signing_input.push_str(&self.header_part);
-        signing_input.push('.');
-        crypto::encode_into(&json, &mut signing_input);
-        if let Some(values) = self.remembered(now, &signing_input) {
-            return values;
-        }
+        let mut token = String::with_capacity(self.header_part.len() + json.len() * 4 / 3 + 92);
+        token.push_str(&self.header_part);
+        token.push('.');
+        crypto::encode_into(&json, &mut token);
         // Signed outside the lock, so a miss does not hold up the other workers.
-        let signature = self.keys[0].1.sign(signing_input.as_bytes());
-        let mut token = String::with_capacity(signing_input.len() + 87);
-        token.push_str(&signing_input);
+        let signature = self.keys[0].1.sign(token.as_bytes());
         token.push('.');
         crypto::encode_into(&signature.to_bytes(), &mut token);
         let values: Values = [
@@ -180,21 +212,41 @@ impl Identity {
             HeaderValue::try_from(token).ok(),
         ];
         let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
-        if memo.second == now && memo.values.len() < MEMO_CAPACITY {
-            memo.values.insert(signing_input, values.clone());
+        if memo.current.len() < MEMO_CAPACITY || memo.current.contains_key(&key) {
+            let remembered = Remembered {
+                iat: now,
+                user_id: user.id,
+                role: user.role,
+                values: values.clone(),
+            };
+            memo.current.insert(key, remembered);
         }
         values
     }
 
-    /// The values made for `signing_input` in second `now`, if any; a new second empties
-    /// the memo.
-    fn remembered(&self, now: i64, signing_input: &str) -> Option<Values> {
+    /// The values handed out to the caller of `key` that still fit `user` at `now`, if any.
+    /// Starts a new generation first when the current one is `reuse_secs` old (or the clock
+    /// went back).
+    fn remembered(&self, now: i64, key: &str, user: &User) -> Option<Values> {
         let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
-        if memo.second != now {
-            memo.second = now;
-            memo.values.clear();
+        if now - memo.started >= self.reuse_secs || now < memo.started {
+            memo.previous = std::mem::take(&mut memo.current);
+            memo.started = now;
         }
-        memo.values.get(signing_input).cloned()
+        if let Some(found) = memo.current.get(key) {
+            return found
+                .fits(user, now, self.reuse_secs)
+                .then(|| found.values.clone());
+        }
+        let found = memo.previous.remove(key)?;
+        if !found.fits(user, now, self.reuse_secs) {
+            return None;
+        }
+        let values = found.values.clone();
+        if memo.current.len() < MEMO_CAPACITY {
+            memo.current.insert(key.to_owned(), found);
+        }
+        Some(values)
     }
 
     /// The public keys as a JSON Web Key Set (RFC 7517, OKP keys of RFC 8037).
@@ -314,49 +366,111 @@ mod tests {
         assert!(verify(&ours.jwks(), &format!("{header}.{forged_claims}.{sig}")).is_none());
     }
 
+    fn signer(clock: Arc<ManualClock>) -> Identity {
+        Identity::new(
+            [&b"memo memo memo memo memo memo memo"[..]],
+            "i".into(),
+            time::Duration::seconds(30),
+            clock,
+        )
+    }
+
+    fn iat(id: &Identity, token: &str) -> i64 {
+        let claims = verify(&id.jwks(), token).expect("verifies");
+        claims["iat"].as_i64().unwrap()
+            - time::macros::datetime!(2026-01-01 0:00 UTC).unix_timestamp()
+    }
+
     #[test]
-    fn a_remembered_assertion_is_the_one_signing_would_give_and_a_new_second_signs_anew() {
+    fn an_assertion_is_handed_out_again_for_a_quarter_of_its_lifetime_then_signed_anew() {
         let clock = Arc::new(ManualClock::new(
             time::macros::datetime!(2026-01-01 0:00 UTC),
         ));
-        let secret = b"memo memo memo memo memo memo memo";
-        let id = Identity::new(
-            [&secret[..]],
-            "i".into(),
-            time::Duration::seconds(30),
-            clock.clone(),
-        );
+        let id = signer(clock.clone());
         let first = assertion(&id, &user(), "s", "a");
+        // A signer with nothing remembered gives the same bytes: the memo forges nothing.
+        assert_eq!(assertion(&signer(clock.clone()), &user(), "s", "a"), first);
+        // A lifetime of 30 s: the same assertion for 7 s, so at least 23 s are left upstream.
+        clock.advance(time::Duration::seconds(6));
         assert_eq!(assertion(&id, &user(), "s", "a"), first);
-        assert_eq!(id.memo.lock().unwrap().values.len(), 1);
-        // A signer with nothing remembered gives the same bytes: the memo changes no token.
-        let fresh = Identity::new(
-            [&secret[..]],
-            "i".into(),
-            time::Duration::seconds(30),
-            clock.clone(),
+        clock.advance(time::Duration::seconds(1));
+        let renewed = assertion(&id, &user(), "s", "a");
+        assert_ne!(renewed, first);
+        assert_eq!(iat(&id, &renewed), 7);
+        assert_eq!(assertion(&id, &user(), "s", "a"), renewed);
+    }
+
+    #[test]
+    fn another_session_audience_role_or_name_gets_its_own_assertion_at_once() {
+        let clock = Arc::new(ManualClock::new(
+            time::macros::datetime!(2026-01-01 0:00 UTC),
+        ));
+        let id = signer(clock.clone());
+        let first = assertion(&id, &user(), "s", "a");
+        assert_ne!(assertion(&id, &user(), "s2", "a"), first);
+        assert_ne!(assertion(&id, &user(), "s", "b"), first);
+        // The key's length prefix keeps ("s1", "a") and ("s", "1a") apart.
+        let one = assertion(&id, &user(), "s1", "a");
+        let claims = verify(&id.jwks(), &assertion(&id, &user(), "s", "1a")).unwrap();
+        assert_eq!(
+            (claims["sid"].as_str(), claims["aud"].as_str()),
+            (Some("s"), Some("1a"))
         );
-        assert_eq!(assertion(&fresh, &user(), "s", "a"), first);
-        // Anything in the claims is part of the key.
+        assert_eq!(verify(&id.jwks(), &one).unwrap()["sid"], "s1");
+        clock.advance(time::Duration::seconds(2));
         let mut demoted = user();
         demoted.role = Role::User;
-        let other = assertion(&id, &demoted, "s", "a");
-        assert_ne!(other, first);
-        let claims = verify(&id.jwks(), &other).unwrap();
+        let claims = verify(&id.jwks(), &assertion(&id, &demoted, "s", "a")).unwrap();
         assert_eq!(claims["role"], "user");
         assert_eq!(id.headers(&demoted, "s", "a")[ROLE], "user");
-        assert_eq!(id.headers(&user(), "s", "a")[ROLE], "admin");
-        assert_ne!(assertion(&id, &user(), "s2", "a"), first);
-        // The next second empties the memo and signs a new `iat`.
+        let mut renamed = user();
+        renamed.username = Username::parse("grace").unwrap();
+        let claims = verify(&id.jwks(), &assertion(&id, &renamed, "s", "a")).unwrap();
+        assert_eq!(claims["name"], "grace");
+        assert_eq!(id.headers(&renamed, "s", "a")[USERNAME], "grace");
+    }
+
+    #[test]
+    fn a_caller_outlives_the_generation_it_was_remembered_in_but_not_its_reuse_window() {
+        let clock = Arc::new(ManualClock::new(
+            time::macros::datetime!(2026-01-01 0:00 UTC),
+        ));
+        let id = signer(clock.clone());
+        assertion(&id, &user(), "early", "a");
+        clock.advance(time::Duration::seconds(5));
+        let first = assertion(&id, &user(), "s", "a");
+        // At 8 s a new generation begins; "s" (3 s old) moves into it, "early" (8 s) does not.
+        clock.advance(time::Duration::seconds(3));
+        assert_eq!(assertion(&id, &user(), "s", "a"), first);
+        assert_eq!(iat(&id, &assertion(&id, &user(), "early", "a")), 8);
+        {
+            let memo = id.memo.lock().unwrap();
+            assert_eq!((memo.current.len(), memo.previous.len()), (2, 0));
+        }
+        clock.advance(time::Duration::seconds(3));
+        assert_eq!(assertion(&id, &user(), "s", "a"), first);
         clock.advance(time::Duration::seconds(1));
-        let later = assertion(&id, &user(), "s", "a");
-        assert_ne!(later, first);
-        assert_eq!(id.memo.lock().unwrap().values.len(), 1);
-        let claims = verify(&id.jwks(), &later).unwrap();
-        assert_eq!(
-            claims["iat"].as_i64().unwrap(),
-            time::macros::datetime!(2026-01-01 0:00:01 UTC).unix_timestamp()
-        );
+        assert_eq!(iat(&id, &assertion(&id, &user(), "s", "a")), 12);
+        // Whoever is not seen again is dropped with the generation after theirs.
+        clock.advance(time::Duration::seconds(14));
+        assertion(&id, &user(), "late", "a");
+        assert_eq!(id.memo.lock().unwrap().previous.len(), 2);
+        clock.advance(time::Duration::seconds(7));
+        assertion(&id, &user(), "later", "a");
+        let memo = id.memo.lock().unwrap();
+        assert_eq!((memo.current.len(), memo.previous.len()), (1, 1));
+        assert!(memo.previous.contains_key(&caller_key("late", "a")));
+    }
+
+    #[test]
+    fn a_clock_that_went_back_never_hands_out_an_assertion_from_its_future() {
+        let clock = Arc::new(ManualClock::new(
+            time::macros::datetime!(2026-01-01 0:00:10 UTC),
+        ));
+        let id = signer(clock.clone());
+        assertion(&id, &user(), "s", "a");
+        clock.advance(time::Duration::seconds(-3));
+        assert_eq!(iat(&id, &assertion(&id, &user(), "s", "a")), 7);
     }
 
     #[test]
@@ -373,6 +487,6 @@ mod tests {
             let claims = verify(&id.jwks(), &token).unwrap();
             assert_eq!(claims["sid"], format!("s{n}"));
         }
-        assert_eq!(id.memo.lock().unwrap().values.len(), MEMO_CAPACITY);
+        assert_eq!(id.memo.lock().unwrap().current.len(), MEMO_CAPACITY);
     }
 }

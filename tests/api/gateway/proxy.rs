@@ -71,6 +71,42 @@ async fn a_logged_in_read_reaches_the_upstream_with_a_verifiable_identity_and_no
 }
 
 #[tokio::test]
+async fn a_sessions_requests_within_seconds_share_an_assertion_and_a_role_change_reaches_the_next()
+{
+    let upstream = Upstream::start().await;
+    let app = gateway_app(&upstream, &[]).await;
+    let mut browser = app.logged_in("ada", Role::User).await;
+    let jwks = browser.get("/.well-known/jwks.json").await.body;
+    let assertion = |n: usize| {
+        upstream.seen()[n]
+            .header("gatehouse-assertion")
+            .unwrap()
+            .to_owned()
+    };
+    let claims = |token: &str| {
+        let now = gatehouse::clock::Clock::now(&*app.clock).unix_timestamp();
+        verify_assertion(&jwks, token, now).expect("verifies")
+    };
+    let start = gatehouse::clock::Clock::now(&*app.clock).unix_timestamp();
+    assert_eq!(browser.get("/api/things").await.status, 200);
+    app.clock.advance(time::Duration::seconds(3));
+    assert_eq!(browser.get("/api/things").await.status, 200);
+    assert_eq!(assertion(1), assertion(0), "signed once, handed out again");
+    app.set_role("ada", Role::Admin).await;
+    assert_eq!(browser.get("/api/things").await.status, 200);
+    let promoted = claims(&assertion(2));
+    assert_eq!(promoted["role"], "admin");
+    assert_eq!(upstream.seen()[2].header("gatehouse-role"), Some("admin"));
+    assert_eq!(promoted["iat"], start + 3);
+    // A quarter of the default 30 s lifetime later, a new assertion.
+    app.clock.advance(time::Duration::seconds(7));
+    assert_eq!(browser.get("/api/things").await.status, 200);
+    let renewed = claims(&assertion(3));
+    assert_eq!(renewed["iat"], start + 10);
+    assert_eq!(renewed["exp"], start + 40);
+}
+
+#[tokio::test]
 async fn an_assertion_does_not_verify_with_another_key_and_rotation_keeps_old_keys_published() {
     let upstream = Upstream::start().await;
     let app = gateway_app(&upstream, &[]).await;

@@ -92,16 +92,27 @@ impl TestApp {
 
     /// Disables an account through the account services (as the CLI does).
     pub async fn disable(&self, name: &str) {
+        self.admin_change(name, Some(true), None).await;
+    }
+
+    /// Gives an account another role through the account services (as the CLI does).
+    pub async fn set_role(&self, name: &str, role: gatehouse::account::Role) {
+        self.admin_change(name, None, Some(role)).await;
+    }
+
+    async fn admin_change(
+        &self,
+        name: &str,
+        disabled: Option<bool>,
+        role: Option<gatehouse::account::Role>,
+    ) {
         let accounts = self.state.accounts();
         let user = accounts
             .find(&Username::parse(name).unwrap())
             .await
             .unwrap()
             .expect("the account exists");
-        let change = gatehouse::account::AdminChange {
-            disabled: Some(true),
-            role: None,
-        };
+        let change = gatehouse::account::AdminChange { disabled, role };
         accounts
             .change(user.id, change, Actor::Cli, &Peer::default())
             .await
