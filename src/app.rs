@@ -91,7 +91,12 @@ impl App {
             .into_make_service_with_connect_info::<SocketAddr>();
         match self.tls {
             None => {
-                axum::serve(self.listener, service)
+                // Answers go out at once rather than waiting for the client's ACK of the last
+                // segment (Nagle), as nginx's `tcp_nodelay` does.
+                let listener = self.listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                axum::serve(listener, service)
                     .with_graceful_shutdown(stop)
                     .await?
             }

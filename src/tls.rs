@@ -137,6 +137,8 @@ impl TlsListener {
                         continue;
                     }
                 };
+                // As for plain http (`App::run_until`): no Nagle delay on answers.
+                let _ = tcp.set_nodelay(true);
                 // The certificate of the moment (a reload affects the next handshakes).
                 let acceptor = TlsAcceptor::from(config.current());
                 let send = send.clone();
