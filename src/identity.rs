@@ -76,19 +76,26 @@ struct Remembered {
 }
 
 impl Remembered {
-    /// Whether these values still say who `user` is, and are young enough to hand out at `now`.
-    fn fits(&self, user: &User, now: i64, reuse_secs: i64) -> bool {
-        let username = self.values[1].as_ref().map(HeaderValue::as_bytes);
+    /// Whether these values still say that `user` holds `session_id`, and are young enough to
+    /// hand out at `now`.
+    fn fits(&self, user: &User, session_id: &str, now: i64, reuse_secs: i64) -> bool {
+        let bytes = |i: usize| self.values[i].as_ref().map(HeaderValue::as_bytes);
         (0..reuse_secs).contains(&(now - self.iat))
             && self.user_id == user.id
             && self.role == user.role
-            && username == Some(user.username.as_str().as_bytes())
+            && bytes(1) == Some(user.username.as_str().as_bytes())
+            && bytes(3) == Some(session_id.as_bytes())
     }
 }
 
-/// The memo key of a caller: the session id, length first, so no two callers share a key.
+/// The memo key of a caller: session id, a line break, audience. Two callers with one key and
+/// the same session id (which [`Remembered::fits`] checks) therefore have the same audience.
 fn caller_key(session_id: &str, audience: &str) -> String {
-    format!("{}:{session_id}{audience}", session_id.len())
+    let mut key = String::with_capacity(session_id.len() + 1 + audience.len());
+    key.push_str(session_id);
+    key.push('\n');
+    key.push_str(audience);
+    key
 }
 
 #[derive(Serialize)]
@@ -179,7 +186,7 @@ impl Identity {
     fn values(&self, user: &User, session_id: &str, audience: &str) -> Values {
         let now = self.clock.now().unix_timestamp();
         let key = caller_key(session_id, audience);
-        if let Some(values) = self.remembered(now, &key, user) {
+        if let Some(values) = self.remembered(now, &key, user, session_id) {
             return values;
         }
         let claims = Claims {
@@ -227,7 +234,7 @@ impl Identity {
     /// The values handed out to the caller of `key` that still fit `user` at `now`, if any.
     /// Starts a new generation first when the current one is `reuse_secs` old (or the clock
     /// went back).
-    fn remembered(&self, now: i64, key: &str, user: &User) -> Option<Values> {
+    fn remembered(&self, now: i64, key: &str, user: &User, session_id: &str) -> Option<Values> {
         let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
         if now - memo.started >= self.reuse_secs || now < memo.started {
             memo.previous = std::mem::take(&mut memo.current);
@@ -235,11 +242,11 @@ impl Identity {
         }
         if let Some(found) = memo.current.get(key) {
             return found
-                .fits(user, now, self.reuse_secs)
+                .fits(user, session_id, now, self.reuse_secs)
                 .then(|| found.values.clone());
         }
         let found = memo.previous.remove(key)?;
-        if !found.fits(user, now, self.reuse_secs) {
+        if !found.fits(user, session_id, now, self.reuse_secs) {
             return None;
         }
         let values = found.values.clone();
@@ -409,7 +416,7 @@ mod tests {
         let first = assertion(&id, &user(), "s", "a");
         assert_ne!(assertion(&id, &user(), "s2", "a"), first);
         assert_ne!(assertion(&id, &user(), "s", "b"), first);
-        // The key's length prefix keeps ("s1", "a") and ("s", "1a") apart.
+        // The key keeps ("s1", "a") and ("s", "1a") apart.
         let one = assertion(&id, &user(), "s1", "a");
         let claims = verify(&id.jwks(), &assertion(&id, &user(), "s", "1a")).unwrap();
         assert_eq!(
@@ -417,6 +424,14 @@ mod tests {
             (Some("s"), Some("1a"))
         );
         assert_eq!(verify(&id.jwks(), &one).unwrap()["sid"], "s1");
+        // Even callers that share a key (possible only with a line break in a session id) get
+        // their own assertion: the session id is checked on every hit.
+        assertion(&id, &user(), "x\ny", "z");
+        let claims = verify(&id.jwks(), &assertion(&id, &user(), "x", "y\nz")).unwrap();
+        assert_eq!(
+            (claims["sid"].as_str(), claims["aud"].as_str()),
+            (Some("x"), Some("y\nz"))
+        );
         clock.advance(time::Duration::seconds(2));
         let mut demoted = user();
         demoted.role = Role::User;

@@ -157,6 +157,8 @@ impl Gateway {
         }
         self.strip_own_cookies(&mut headers);
         let host = headers.remove(header::HOST);
+        // Room for the forwarding and identity headers, so the map grows at most once.
+        headers.reserve(3 + identity::HEADERS.len());
         if let Some(ip) = peer.ip {
             let forwarded = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
                 Some(earlier) if from_proxy => format!("{earlier}, {ip}"),
