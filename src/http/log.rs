@@ -109,7 +109,9 @@ impl RequestLog {
     /// Starts logging a request: its id, and the span its other log lines go in.
     pub fn begin(&self, request: &Request) -> Entry {
         let id = self.id_for(request);
-        let span = tracing::info_span!("request", id = id.to_str().unwrap_or_default());
+        // Written with `Display`: the id is plain (see `is_plain_id`), and `Debug` would escape
+        // it character by character on every request.
+        let span = tracing::info_span!("request", id = %id.to_str().unwrap_or_default());
         Entry {
             started: Instant::now(),
             method: request.method().clone(),
