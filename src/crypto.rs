@@ -9,9 +9,9 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use blake2::digest::consts::U32;
-use blake2::digest::{KeyInit, Mac};
-use blake2::{Blake2b256, Blake2bMac, Digest};
+use blake2::digest::Output;
+use blake2::digest::block_api::{Block, Buffer, UpdateCore, VariableOutputCore};
+use blake2::{Blake2b256, Blake2bVarCore, Digest};
 use subtle::ConstantTimeEq;
 
 /// Bytes of a session secret: 256 bits, above the 128-bit floor (OWASP ASVS 5.0 V7.2.3).
@@ -58,14 +58,14 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 /// A 256-bit key derived from a configured secret key for one `context` (each purpose its own,
 /// so a key made for one never serves another).
 pub fn derive_key(secret_key: &[u8], context: &[u8]) -> [u8; 32] {
-    mac_with(&hash(secret_key), &[context])
+    MacKey::new(&hash(secret_key)).mac(&[context])
 }
 
 /// Keys derived from the configured secret key, one per purpose.
 #[derive(Clone)]
 pub struct Keys {
-    cookie: [u8; 32],
-    csrf: [u8; 32],
+    cookie: MacKey,
+    csrf: MacKey,
     /// Seals second-factor secrets at rest.
     seal: [u8; 32],
 }
@@ -73,22 +73,22 @@ pub struct Keys {
 impl Keys {
     pub fn derive(secret_key: &[u8]) -> Self {
         Self {
-            cookie: mac_with(&hash(secret_key), &[b"gatehouse cookie signing key"]),
-            csrf: mac_with(&hash(secret_key), &[b"gatehouse csrf token key"]),
-            seal: mac_with(&hash(secret_key), &[b"gatehouse factor sealing key"]),
+            cookie: MacKey::new(&derive_key(secret_key, b"gatehouse cookie signing key")),
+            csrf: MacKey::new(&derive_key(secret_key, b"gatehouse csrf token key")),
+            seal: derive_key(secret_key, b"gatehouse factor sealing key"),
         }
     }
 
     /// MAC binding a cookie's name to its value, so a signed value cannot be replayed under
     /// another cookie name (RFC 6265bis gives names no integrity of their own).
     pub fn cookie_mac(&self, name: &str, value: &str) -> [u8; 32] {
-        mac_with(&self.cookie, &[name.as_bytes(), value.as_bytes()])
+        self.cookie.mac(&[name.as_bytes(), value.as_bytes()])
     }
 
     /// A CSRF token bound to one (pre-)session (OWASP CSRF cheat sheet: synchronizer token
     /// pattern, here stateless: an HMAC over the session binding).
     pub fn csrf_token(&self, purpose: &str, binding: &[u8]) -> String {
-        encode(&mac_with(&self.csrf, &[purpose.as_bytes(), binding]))
+        encode(&self.csrf.mac(&[purpose.as_bytes(), binding]))
     }
 }
 
@@ -174,14 +174,41 @@ fn aead_key(key: &[u8; 32]) -> ring::aead::LessSafeKey {
     ring::aead::LessSafeKey::new(unbound)
 }
 
-/// Keyed BLAKE2b over length-prefixed parts (so `("ab","c")` and `("a","bc")` differ).
-fn mac_with(key: &[u8; 32], parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = <Blake2bMac<U32> as KeyInit>::new_from_slice(key).expect("32-byte key fits");
-    for part in parts {
-        mac.update(&(part.len() as u64).to_be_bytes());
-        mac.update(part);
+/// A key for keyed BLAKE2b-256 (RFC 7693 §3.3) with its key block already compressed. The
+/// keyed mode hashes the key, padded to one 128-byte block, ahead of the message; a MAC made
+/// from this state is the one `blake2::Blake2bMac` would make (unit test), at one compression
+/// less per call, as long as the message is not empty (every message here has a length prefix).
+#[derive(Clone)]
+struct MacKey(Blake2bVarCore);
+
+impl MacKey {
+    fn new(key: &[u8; 32]) -> Self {
+        let mut core = Blake2bVarCore::new_with_params(&[], &[], key.len(), 32);
+        let mut block = Block::<Blake2bVarCore>::default();
+        block[..key.len()].copy_from_slice(key);
+        core.update_blocks(std::slice::from_ref(&block));
+        Self(core)
     }
-    mac.finalize().into_bytes().into()
+
+    /// The MAC of length-prefixed parts (so `("ab","c")` and `("a","bc")` differ).
+    fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
+        debug_assert!(
+            !parts.is_empty(),
+            "an empty message would end with the key block"
+        );
+        let mut core = self.0.clone();
+        let mut buffer = Buffer::<Blake2bVarCore>::default();
+        for part in parts {
+            let length = (part.len() as u64).to_be_bytes();
+            buffer.digest_blocks(&length, |blocks| core.update_blocks(blocks));
+            buffer.digest_blocks(part, |blocks| core.update_blocks(blocks));
+        }
+        let mut out = Output::<Blake2bVarCore>::default();
+        core.finalize_variable_core(&mut buffer, &mut out);
+        let mut mac = [0u8; 32];
+        mac.copy_from_slice(&out[..32]);
+        mac
+    }
 }
 
 #[cfg(test)]
@@ -226,6 +253,51 @@ mod tests {
         let a = Keys::derive(b"0123456789abcdef0123456789abcdef");
         let b = Keys::derive(b"0123456789abcdef0123456789abcdeX");
         assert_ne!(a.csrf_token("pre", b"n"), b.csrf_token("pre", b"n"));
+    }
+
+    #[test]
+    fn a_mac_from_the_prepared_key_is_keyed_blake2b_over_the_length_prefixed_parts() {
+        use blake2::Blake2bMac;
+        use blake2::digest::consts::U32;
+        use blake2::digest::{KeyInit, Mac};
+        let key = hash(b"a key for the test");
+        let prepared = MacKey::new(&key);
+        for sizes in [
+            &[0][..],
+            &[1],
+            &[112],
+            &[119],
+            &[120],
+            &[128],
+            &[0, 0],
+            &[5, 300],
+            &[248, 7],
+        ] {
+            let parts: Vec<Vec<u8>> = sizes.iter().map(|&n| vec![0xa5; n]).collect();
+            let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+            let mut reference = <Blake2bMac<U32> as KeyInit>::new_from_slice(&key).unwrap();
+            for part in &parts {
+                reference.update(&(part.len() as u64).to_be_bytes());
+                reference.update(part);
+            }
+            let expected: [u8; 32] = reference.finalize().into_bytes().into();
+            assert_eq!(prepared.mac(&parts), expected, "parts of {sizes:?} bytes");
+        }
+        // The values Python's hashlib.blake2b(key=...) gives, so cookies signed before stay valid.
+        let keys = Keys::derive(b"0123456789abcdef0123456789abcdef");
+        let hex = |b: [u8; 32]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        assert_eq!(
+            hex(keys.cookie_mac("gh_session", "abc")),
+            "bb2b07845301592ca695c0a2a9aa62c7614891e3e58706a0ede43c26b6b68cd6"
+        );
+        assert_eq!(
+            hex(keys.cookie_mac("name", &"x".repeat(300))),
+            "384ef89dba8606a9e6f6fffb55f0f2a9f2656d977ab80a0e4696b13d0ef7d09a"
+        );
+        assert_eq!(
+            keys.csrf_token("pre", b"n"),
+            "80p_XRF3JobrNBDctYO6nPbNV3ZmhAQBc1L1nENrSNo"
+        );
     }
 
     #[test]
