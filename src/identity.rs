@@ -373,6 +373,12 @@ mod tests {
         assert!(verify(&ours.jwks(), &format!("{header}.{forged_claims}.{sig}")).is_none());
     }
 
+    /// The tests' start: 2026-01-01 00:00 UTC, plus `secs`.
+    fn clock_at(secs: i64) -> Arc<ManualClock> {
+        let start = time::macros::datetime!(2026-01-01 0:00 UTC);
+        Arc::new(ManualClock::new(start + time::Duration::seconds(secs)))
+    }
+
     fn signer(clock: Arc<ManualClock>) -> Identity {
         Identity::new(
             [&b"memo memo memo memo memo memo memo"[..]],
@@ -390,9 +396,7 @@ mod tests {
 
     #[test]
     fn an_assertion_is_handed_out_again_for_a_quarter_of_its_lifetime_then_signed_anew() {
-        let clock = Arc::new(ManualClock::new(
-            time::macros::datetime!(2026-01-01 0:00 UTC),
-        ));
+        let clock = clock_at(0);
         let id = signer(clock.clone());
         let first = assertion(&id, &user(), "s", "a");
         // A signer with nothing remembered gives the same bytes: the memo forges nothing.
@@ -409,9 +413,7 @@ mod tests {
 
     #[test]
     fn another_session_audience_role_or_name_gets_its_own_assertion_at_once() {
-        let clock = Arc::new(ManualClock::new(
-            time::macros::datetime!(2026-01-01 0:00 UTC),
-        ));
+        let clock = clock_at(0);
         let id = signer(clock.clone());
         let first = assertion(&id, &user(), "s", "a");
         assert_ne!(assertion(&id, &user(), "s2", "a"), first);
@@ -447,9 +449,7 @@ mod tests {
 
     #[test]
     fn a_caller_outlives_the_generation_it_was_remembered_in_but_not_its_reuse_window() {
-        let clock = Arc::new(ManualClock::new(
-            time::macros::datetime!(2026-01-01 0:00 UTC),
-        ));
+        let clock = clock_at(0);
         let id = signer(clock.clone());
         assertion(&id, &user(), "early", "a");
         clock.advance(time::Duration::seconds(5));
@@ -479,9 +479,7 @@ mod tests {
 
     #[test]
     fn a_clock_that_went_back_never_hands_out_an_assertion_from_its_future() {
-        let clock = Arc::new(ManualClock::new(
-            time::macros::datetime!(2026-01-01 0:00:10 UTC),
-        ));
+        let clock = clock_at(10);
         let id = signer(clock.clone());
         assertion(&id, &user(), "s", "a");
         clock.advance(time::Duration::seconds(-3));
