@@ -45,6 +45,15 @@ pub fn decode(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text).ok()
 }
 
+/// [`decode`] of exactly `N` bytes, onto the stack: a cookie's MAC and secret are read on every
+/// request.
+pub fn decode_array<const N: usize>(text: &str) -> Option<[u8; N]> {
+    let mut out = [0u8; N];
+    (text.len() == (N * 4).div_ceil(3)
+        && URL_SAFE_NO_PAD.decode_slice(text, &mut out).ok() == Some(N))
+    .then_some(out)
+}
+
 /// One-way hash used to store session secrets (a database leak does not leak live sessions).
 pub fn hash(data: &[u8]) -> [u8; 32] {
     Blake2b256::digest(data).into()
@@ -304,5 +313,26 @@ mod tests {
     fn random_tokens_do_not_repeat() {
         assert_ne!(random_token(), random_token());
         assert_eq!(decode(&random_token()).map(|b| b.len()), Some(SECRET_BYTES));
+    }
+
+    #[test]
+    fn an_array_decodes_only_from_exactly_its_length_of_text() {
+        let token = random_token();
+        assert_eq!(
+            decode_array::<SECRET_BYTES>(&token).map(Vec::from),
+            decode(&token)
+        );
+        assert_eq!(decode_array::<3>("AQID"), Some([1, 2, 3]));
+        for wrong in [
+            &token[1..],
+            &format!("{token}A"),
+            &format!("{}!", &token[1..]),
+        ] {
+            assert_eq!(decode_array::<SECRET_BYTES>(wrong), None, "{wrong}");
+        }
+        // The last character's spare bits must be zero, as `decode` demands.
+        assert_eq!(decode_array::<1>("AQ"), Some([1]));
+        assert_eq!(decode_array::<1>("AR"), None);
+        assert_eq!(decode("AR"), None);
     }
 }

@@ -136,14 +136,18 @@ impl RequestLog {
         let latency = started.elapsed();
         let status = response.status().as_u16();
         let latency_us = latency.as_micros() as u64;
-        span.in_scope(|| {
-            let route = route.as_str();
-            if status >= 400 {
-                tracing::info!(%method, route, status, latency_us, "request");
-            } else {
-                tracing::debug!(%method, route, status, latency_us, "request");
-            }
-        });
+        let route_name = route.as_str();
+        // The span is entered only for a line that is written (entering costs more than the
+        // level check).
+        if status >= 400 {
+            span.in_scope(|| {
+                tracing::info!(%method, route = route_name, status, latency_us, "request");
+            });
+        } else if tracing::enabled!(tracing::Level::DEBUG) {
+            span.in_scope(|| {
+                tracing::debug!(%method, route = route_name, status, latency_us, "request");
+            });
+        }
         self.metrics.request(&method, route, status, latency);
         response.headers_mut().insert(REQUEST_ID, id);
     }

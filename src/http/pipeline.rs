@@ -127,8 +127,9 @@ impl Stage for Edge {
                 None => next.run(request).await,
             };
             let headers = response.headers_mut();
-            // Room for what the edge adds, so the map grows once rather than step by step.
-            headers.reserve(16);
+            // Room for what the edge adds, so the map grows at most once (`Json` answers
+            // come with the room already).
+            headers.reserve(super::EDGE_HEADERS);
             parts.cors.decorate(&grant, headers);
             super::security_headers(headers, parts.hsts.as_ref());
             response

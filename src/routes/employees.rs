@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -15,6 +14,7 @@ use crate::directory::{
     Directory, Employee, EmployeeId, EmployeeInput, EmployeeSummary, parse_timestamp,
 };
 use crate::error::{ApiError, ErrorBody};
+use crate::http::Json;
 use crate::http::auth::{Admin, CurrentUser, RequireRole};
 use crate::http::extract::{ApiJson, ApiQuery, PathParam};
 use crate::state::AppState;

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -15,6 +15,7 @@ use crate::account::{
     Accounts, CeremonyPurpose, FactorState, Freshness, SecondFactor, TotpEnrolment,
 };
 use crate::error::{ApiError, ErrorBody};
+use crate::http::Json;
 use crate::http::auth::CurrentUser;
 use crate::http::extract::ApiJson;
 use crate::peer::Peer;

@@ -1,12 +1,12 @@
 //! `GET /healthz` (the process answers) and `GET /readyz` (its stores answer too).
 
-use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::error::{ApiError, ErrorBody};
+use crate::http::Json;
 use crate::state::AppState;
 use crate::store::Stores;
 

@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 use super::factors::PasswordBody;
 use crate::account::{Accounts, CeremonyPurpose, PasskeyInfo};
 use crate::error::{ApiError, ErrorBody};
+use crate::http::Json;
 use crate::http::auth::CurrentUser;
 use crate::http::extract::{ApiJson, PathParam};
 use crate::peer::Peer;

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::clock::Clock;
+use crate::http::Json;
 use crate::race::{self, RaceResults};
 use crate::state::AppState;
 

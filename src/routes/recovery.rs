@@ -4,16 +4,17 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::account::{Accounts, ResetRequest};
 use crate::error::{ApiError, ErrorBody};
+use crate::http::Json;
 use crate::http::auth::CurrentUser;
 use crate::http::extract::ApiJson;
 use crate::peer::Peer;

@@ -3,17 +3,18 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::account::{Accounts, User};
-use crate::clock::rfc3339;
+use crate::clock::Rfc3339;
 use crate::error::{ApiError, ErrorBody, FieldErrors};
+use crate::http::Json;
 use crate::http::extract::ApiJson;
 use crate::password::Password;
 use crate::peer::Peer;
@@ -42,7 +43,8 @@ pub struct SessionBody<'a> {
     /// The CSRF token to send as `X-CSRF-Token` on unsafe requests.
     pub _csrf: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub expires_at: Option<Rfc3339>,
     /// After a right password for an account with a second factor: the factors that can
     /// complete the login at `POST /session/mfa` (no session exists yet).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -83,7 +85,7 @@ impl<'a> SessionBody<'a> {
             username: Some(auth.user.username.as_str()),
             user: Some(&auth.user),
             _csrf: sessions.csrf_token(&context).unwrap_or_default(),
-            expires_at: Some(rfc3339(sessions.expires_at(&auth.session))),
+            expires_at: Some(Rfc3339(sessions.expires_at(&auth.session))),
             mfa_required: None,
             features: None,
         }

@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -11,6 +10,7 @@ use utoipa_axum::routes;
 
 use crate::clock::rfc3339;
 use crate::error::{ApiError, ErrorBody};
+use crate::http::Json;
 use crate::http::auth::CurrentUser;
 use crate::http::extract::{ApiQuery, PathParam};
 use crate::peer::Peer;

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::{Extension, Json};
 use garde::Validate;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
@@ -17,6 +17,7 @@ use crate::account::{
     Accounts, Actor, AdminChange, DisplayName, Email, NewAccount, Role, User, Username,
 };
 use crate::error::{ApiError, ErrorBody};
+use crate::http::Json;
 use crate::http::auth::{Admin, CurrentUser, RequireRole};
 use crate::http::extract::{ApiJson, PathParam};
 use crate::password::Password;

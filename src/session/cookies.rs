@@ -88,7 +88,7 @@ pub struct Verified<'a> {
 /// of the ring.
 pub fn verify<'a>(ring: &KeyRing, name: &str, value: &'a str) -> Option<Verified<'a>> {
     let (payload, mac) = value.rsplit_once('.')?;
-    let mac = crypto::decode(mac)?;
+    let mac = crypto::decode_array::<32>(mac)?;
     let current = ring.verify_cookie_mac(name, payload, &mac)?;
     Some(Verified {
         payload,

@@ -139,7 +139,7 @@ impl SessionManager {
         let mut refreshed = CookieChanges::default();
         if let Some(signed) = cookies::read(headers, self.names.session)
             .and_then(|v| cookies::verify(&self.keys, self.names.session, v))
-            && let Some(secret) = crypto::decode(signed.payload)
+            && let Some(secret) = crypto::decode_array::<{ crypto::SECRET_BYTES }>(signed.payload)
             && let Some(auth) = self.load(&crypto::hash(&secret)).await?
         {
             if signed.stale {
