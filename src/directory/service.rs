@@ -40,7 +40,7 @@ impl Directory {
         Ok(self.store.modified_since(since).await?)
     }
 
-    pub async fn get(&self, id: EmployeeId) -> Result<Employee, ApiError> {
+    pub async fn get(&self, id: EmployeeId) -> Result<Arc<Employee>, ApiError> {
         self.store.get(id).await?.ok_or(ApiError::NotFound)
     }
 

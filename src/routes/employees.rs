@@ -93,7 +93,7 @@ async fn get_employee(
     State(directory): State<Arc<Directory>>,
     _: CurrentUser,
     PathParam(id): PathParam<EmployeeId>,
-) -> Result<Json<Employee>, ApiError> {
+) -> Result<Json<Arc<Employee>>, ApiError> {
     Ok(Json(directory.get(id).await?))
 }
 

@@ -156,7 +156,7 @@ bounded!(AuditStore {
 bounded!(EmployeeStore {
     fn list(&self, name: Option<&str>) -> Vec<EmployeeSummary>;
     fn modified_since(&self, since: OffsetDateTime) -> Vec<EmployeeSummary>;
-    fn get(&self, id: EmployeeId) -> Option<Employee>;
+    fn get(&self, id: EmployeeId) -> Option<Arc<Employee>>;
     fn reports(&self, id: EmployeeId) -> Vec<EmployeeSummary>;
     fn manager_of(&self, id: EmployeeId) -> Option<Option<EmployeeId>>;
     fn create(&self, input: &EmployeeInput, now: OffsetDateTime) -> Employee;

@@ -41,7 +41,7 @@ struct Maps {
     generation: u64,
     sessions: HashMap<[u8; 32], Entry<Arc<SessionRecord>>>,
     users: HashMap<UserId, Entry<Arc<User>>>,
-    employees: HashMap<EmployeeId, Entry<Employee>>,
+    employees: HashMap<EmployeeId, Entry<Arc<Employee>>>,
 }
 
 impl Maps {
@@ -275,7 +275,7 @@ impl EmployeeStore for Cached {
         self.employees.modified_since(since).await
     }
 
-    async fn get(&self, id: EmployeeId) -> StoreResult<Option<Employee>> {
+    async fn get(&self, id: EmployeeId) -> StoreResult<Option<Arc<Employee>>> {
         self.read_through(id, |m| &mut m.employees, || self.employees.get(id))
             .await
     }

@@ -366,7 +366,7 @@ pub trait EmployeeStore: Send + Sync + 'static {
     /// Everyone, or those whose "first last" contains `name` (ignoring case).
     async fn list(&self, name: Option<&str>) -> StoreResult<Vec<EmployeeSummary>>;
     async fn modified_since(&self, since: OffsetDateTime) -> StoreResult<Vec<EmployeeSummary>>;
-    async fn get(&self, id: EmployeeId) -> StoreResult<Option<Employee>>;
+    async fn get(&self, id: EmployeeId) -> StoreResult<Option<Arc<Employee>>>;
     async fn reports(&self, id: EmployeeId) -> StoreResult<Vec<EmployeeSummary>>;
     /// `None` if there is no such employee, else their manager.
     async fn manager_of(&self, id: EmployeeId) -> StoreResult<Option<Option<EmployeeId>>>;

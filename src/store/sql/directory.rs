@@ -89,13 +89,13 @@ macro_rules! directory_store {
                 rows.iter().map(summary).collect()
             }
 
-            async fn get(&self, id: EmployeeId) -> StoreResult<Option<Employee>> {
+            async fn get(&self, id: EmployeeId) -> StoreResult<Option<std::sync::Arc<Employee>>> {
                 let row = sqlx::query(SELECT_DETAIL)
                     .bind(id)
                     .fetch_optional(&mut *self.reader().await?)
                     .await
                     .map_err(db_error)?;
-                row.as_ref().map(detail).transpose()
+                Ok(row.as_ref().map(detail).transpose()?.map(std::sync::Arc::new))
             }
 
             async fn reports(&self, id: EmployeeId) -> StoreResult<Vec<EmployeeSummary>> {
@@ -138,9 +138,12 @@ macro_rules! directory_store {
                 .fetch_one(&self.pool)
                 .await
                 .map_err(write_error)?;
-                self.get(id).await?.ok_or_else(|| {
-                    StoreError::Other(anyhow::anyhow!("employee {id} vanished after insert"))
-                })
+                self.get(id)
+                    .await?
+                    .map(std::sync::Arc::unwrap_or_clone)
+                    .ok_or_else(|| {
+                        StoreError::Other(anyhow::anyhow!("employee {id} vanished after insert"))
+                    })
             }
 
             async fn update(
@@ -174,7 +177,7 @@ macro_rules! directory_store {
                 if done.rows_affected() == 0 {
                     return Ok(None);
                 }
-                self.get(id).await
+                Ok(self.get(id).await?.map(std::sync::Arc::unwrap_or_clone))
             }
 
             async fn delete(&self, id: EmployeeId, now: OffsetDateTime) -> StoreResult<bool> {
