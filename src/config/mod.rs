@@ -339,6 +339,20 @@ pub struct GatewayRoute {
     pub strip_prefix: bool,
     /// `aud` of the assertion: the upstream's origin unless set.
     pub audience: String,
+    /// The `Host` the upstream is sent: its host, and its port unless 80 (as hyper's client
+    /// writes it, made once here rather than formatted per request).
+    pub host: axum::http::HeaderValue,
+}
+
+/// [`GatewayRoute::host`] for an upstream URI with an authority.
+pub fn upstream_host(upstream: &axum::http::Uri) -> axum::http::HeaderValue {
+    let host = upstream.host().unwrap_or_default();
+    let text = match upstream.port_u16() {
+        Some(port) if port != 80 => format!("{host}:{port}"),
+        _ => host.to_owned(),
+    };
+    // A URI's host and port are visible ASCII, so this is always a header value.
+    axum::http::HeaderValue::try_from(text).unwrap_or(axum::http::HeaderValue::from_static(""))
 }
 
 impl GatewayRoute {

@@ -539,6 +539,7 @@ fn gateway(raw: &RawGateway, server: &ServerConfig, problems: &mut Problems) -> 
             route.audience.clone()
         };
         routes.push(GatewayRoute {
+            host: crate::config::upstream_host(&upstream),
             prefix: prefix.clone(),
             upstream,
             access,

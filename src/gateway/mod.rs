@@ -156,7 +156,9 @@ impl Gateway {
             headers.remove(name);
         }
         self.strip_own_cookies(&mut headers);
-        let host = headers.remove(header::HOST);
+        // The upstream's own `Host` (hyper's client would otherwise format it per request); the
+        // browser's goes on as `X-Forwarded-Host`.
+        let host = headers.insert(header::HOST, route.host.clone());
         // Room for the forwarding and identity headers, so the map grows at most once.
         headers.reserve(3 + identity::HEADERS.len());
         if let Some(ip) = peer.ip {
@@ -300,6 +302,23 @@ mod tests {
             access: Access::User,
             strip_prefix: strip,
             audience: "a".into(),
+            host: crate::config::upstream_host(&upstream.parse().unwrap()),
+        }
+    }
+
+    #[test]
+    fn the_upstream_host_header_names_its_port_unless_it_is_80() {
+        for (upstream, host) in [
+            ("http://127.0.0.1:9000/v1/", "127.0.0.1:9000"),
+            ("http://orders.internal", "orders.internal"),
+            ("http://orders.internal:80", "orders.internal"),
+            (
+                "http://user:secret@orders.internal:8080",
+                "orders.internal:8080",
+            ),
+            ("http://[::1]:9000", "[::1]:9000"),
+        ] {
+            assert_eq!(route("/api/", upstream, false).host, host, "{upstream}");
         }
     }
 

@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Router};
 use serde::Serialize;
 use tower::ServiceExt;
 use utoipa_axum::router::OpenApiRouter;
@@ -105,7 +105,10 @@ async fn jwks(State(gateway): State<Arc<Gateway>>) -> Response {
 /// directly, the others through `protected`, the session and CSRF layers); with a single-page
 /// app, a file of it is served and any other page the browser navigates to gets its
 /// `index.html` (through `protected`, for the CSRF token); anything else is 404 `not_found`.
-pub async fn dispatch(gateway: Arc<Gateway>, protected: Router, request: Request) -> Response {
+pub async fn dispatch<S>(gateway: Arc<Gateway>, protected: S, request: Request) -> Response
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible>,
+{
     let through_layers = match gateway.route_for(request.uri().path()) {
         Some((route, path)) if route.access == Access::Public => {
             return gateway
@@ -136,8 +139,8 @@ pub async fn dispatch(gateway: Arc<Gateway>, protected: Router, request: Request
 /// Behind the session and CSRF layers: a gateway route's role check, then its upstream; or
 /// the app's `index.html` with this browser's CSRF token.
 pub async fn proxy_protected(
-    State(gateway): State<Arc<Gateway>>,
-    State(sessions): State<Arc<SessionManager>>,
+    gateway: &Gateway,
+    sessions: &SessionManager,
     request: Request,
 ) -> Response {
     let context = request.extensions().get::<SessionContext>().cloned();

@@ -146,11 +146,22 @@ fn session_gate(state: &AppState) -> SessionGate {
 /// The router's fallback: `[[gateway.routes]]` to their upstreams (through the session and
 /// CSRF layers unless public), anything else 404.
 pub fn fallback(state: &AppState) -> Router<AppState> {
-    let gateway: std::sync::Arc<crate::gateway::Gateway> = axum::extract::FromRef::from_ref(state);
-    let protected: Router = Router::new()
-        .fallback(gateway::proxy_protected)
-        .layer(StageLayer(session_gate(state)))
-        .with_state(state.clone());
+    use axum::extract::FromRef;
+    use tower::Layer;
+    let gateway: std::sync::Arc<crate::gateway::Gateway> = FromRef::from_ref(state);
+    let sessions: std::sync::Arc<crate::session::SessionManager> = FromRef::from_ref(state);
+    // The session gate in front of one service, not a router of its own: nothing in it needs
+    // routing, and each router level costs its boxes on every request.
+    let protected = StageLayer(session_gate(state)).layer({
+        let gateway = gateway.clone();
+        tower::service_fn(move |request| {
+            let (gateway, sessions) = (gateway.clone(), sessions.clone());
+            async move {
+                let response = gateway::proxy_protected(&gateway, &sessions, request).await;
+                Ok::<_, std::convert::Infallible>(response)
+            }
+        })
+    });
     Router::new().fallback(move |request: axum::extract::Request| {
         gateway::dispatch(gateway.clone(), protected.clone(), request)
     })

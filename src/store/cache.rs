@@ -457,7 +457,7 @@ mod tests {
             ..EmployeeInput::default()
         };
         let now = OffsetDateTime::now_utc();
-        let title = |e: Option<Employee>| e.and_then(|e| e.title);
+        let title = |e: Option<Arc<Employee>>| e.and_then(|e| e.title.clone());
         let ada = EmployeeStore::create(&cache, &titled("Analyst"), now)
             .await
             .unwrap();

@@ -49,6 +49,12 @@ async fn a_logged_in_read_reaches_the_upstream_with_a_verifiable_identity_and_no
     assert_eq!(seen.header("x-forwarded-for"), Some("127.0.0.1"));
     assert_eq!(seen.header("x-forwarded-proto"), Some("http"));
     assert!(seen.header("x-forwarded-host").is_some());
+    // The upstream is addressed by its own name, not the browser's.
+    assert_eq!(
+        seen.header("host"),
+        Some(upstream.addr.to_string().as_str())
+    );
+    assert_eq!(seen.headers.get_all("host").iter().count(), 1);
 
     let jwks = browser.get("/.well-known/jwks.json").await.body;
     let now = gatehouse::clock::Clock::now(&*app.clock).unix_timestamp();
