@@ -7,16 +7,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::extract::FromRef;
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
-use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::http::pipeline::{Edge, StageLayer};
 use crate::state::AppState;
 use crate::tls::{TlsConfig, TlsListener};
 
@@ -124,7 +119,8 @@ impl App {
 
 /// The whole HTTP stack. Outermost first: panics -> the edge (request id, log and metrics, CORS,
 /// security headers) -> (API routes with sessions) the session gate (session, CSRF, cookies) ->
-/// (private routes) login -> handlers. See `http::pipeline`.
+/// (private routes) login -> handlers; each group's stack is laid on in `routes::documented`.
+/// See `http::pipeline`.
 pub fn router(state: AppState) -> Router {
     let config = state.config();
     let (router, mut openapi) = crate::routes::documented(&config.server.api_prefix, Some(&state));
@@ -134,22 +130,7 @@ pub fn router(state: AppState) -> Router {
         description.push_str(" Mail is off on this server (no `[mail]` section): the password-reset and e-mail verification calls answer 404 `mail_not_configured`.");
     }
     state.set_openapi(openapi.to_pretty_json().unwrap_or_default());
-    router
-        .merge(crate::routes::fallback(&state))
-        .method_not_allowed_fallback(crate::http::method_not_allowed)
-        // One `layer` call for the whole stack: axum boxes every route once per call and clones
-        // the boxes of each route per request, so five calls cost five allocations each time.
-        .layer(
-            ServiceBuilder::new()
-                .layer(CatchPanicLayer::custom(crate::http::panic_response))
-                .layer(StageLayer(Edge::new(
-                    FromRef::from_ref(&state),
-                    FromRef::from_ref(&state),
-                    crate::http::hsts(&config.server.public_origin),
-                )))
-                .layer(DefaultBodyLimit::max(config.server.max_body_bytes)),
-        )
-        .with_state(state)
+    crate::routes::with_fallbacks(router, &state).with_state(state)
 }
 
 /// One line per allowlisted origin: how browsers will treat the session cookie there

@@ -1,6 +1,6 @@
 //! Who may call a route: deny by default.
 //!
-//! Every private route sits under [`RequireLogin`] (one `route_layer` in `routes`), so an
+//! Every private route sits under [`RequireLogin`] (one layer on the private group in `routes`), so an
 //! anonymous caller gets 401 `unauthenticated` before any handler runs. Handlers that need the
 //! caller take [`CurrentUser`]; one that needs an admin takes [`RequireRole<Admin>`], which gives
 //! a logged-in caller without the role 403 `forbidden` (seed 002's `authorize(role)`, with admin

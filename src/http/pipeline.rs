@@ -50,7 +50,7 @@ pub trait Stage: Clone + Send + Sync + 'static {
         S::Future: Send;
 }
 
-/// A [`Stage`] as a tower layer (for `Router::layer` and `route_layer`).
+/// A [`Stage`] as a tower layer (for `Router::layer`).
 #[derive(Clone)]
 pub struct StageLayer<T>(pub T);
 

@@ -8,7 +8,7 @@
 //!   outside the session and CSRF layers; cookies are never looked at;
 //! - **anonymous** (the session resource and sign-up): under the session and CSRF layers, open
 //!   to callers who are not logged in;
-//! - **private** (everything else): under the session and CSRF layers and one `route_layer` that
+//! - **private** (everything else): under the session and CSRF layers and one login layer that
 //!   answers 401 `unauthenticated` before any handler runs.
 //!
 //! [`PUBLIC_OPERATIONS`] is the one list of what may be called without logging in; a unit test
@@ -33,7 +33,11 @@ use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
-use crate::http::pipeline::{SessionGate, StageLayer};
+use axum::extract::{DefaultBodyLimit, FromRef};
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::http::auth::RequireLogin;
+use crate::http::pipeline::{Edge, SessionGate, StageLayer};
 use crate::state::AppState;
 
 pub use session::SessionBody;
@@ -104,36 +108,66 @@ fn private() -> OpenApiRouter<AppState> {
 ))]
 struct ApiDoc;
 
-/// Every route with its OpenAPI operation, the API mounted at `prefix`. With a state, the
-/// routes get their session, CSRF and login layers; without one, the result is only good for
-/// its document.
+/// Every route with its OpenAPI operation, the API mounted at `prefix`. With a state, each
+/// group of routes gets its whole stack (see `app::router`); without one, the result is only
+/// good for its document.
 pub fn documented(prefix: &str, state: Option<&AppState>) -> (Router<AppState>, OpenApi) {
-    let mut private = private();
-    let mut anonymous = anonymous();
-    let mut sessionless = sessionless();
+    // Mounted at the prefix before the layers go on, so that the edge sees the whole path.
+    let api = |group: OpenApiRouter<AppState>| {
+        if prefix.is_empty() {
+            group
+        } else {
+            OpenApiRouter::new().nest(prefix, group)
+        }
+    };
+    let mut private = api(private());
+    let mut anonymous = api(anonymous());
+    let mut sessionless = api(sessionless());
     let mut operations = operations();
     document_common_errors(private.get_openapi_mut(), Group::Private);
     document_common_errors(anonymous.get_openapi_mut(), Group::Anonymous);
     document_common_errors(sessionless.get_openapi_mut(), Group::Sessionless);
     document_common_errors(operations.get_openapi_mut(), Group::Sessionless);
-    // Deny by default: one layer in front of every private route (OWASP ASVS 5.0 V8.2.1).
-    let mut with_session = private
-        .route_layer(StageLayer(crate::http::auth::RequireLogin))
-        .merge(anonymous);
+    // One `layer` call per group, for the group's whole stack: axum boxes a route once per
+    // call and clones every box inside it per request, so each call costs a few allocations
+    // on every request.
     if let Some(state) = state {
-        with_session = with_session.layer(StageLayer(session_gate(state)));
+        let gate = || StageLayer(session_gate(state));
+        // Deny by default: one layer in front of every private route (OWASP ASVS 5.0 V8.2.1).
+        private = private.layer((edge(state), gate(), StageLayer(RequireLogin)));
+        anonymous = anonymous.layer((edge(state), gate()));
+        sessionless = sessionless.layer(edge(state));
+        operations = operations.layer(edge(state));
     }
-    let api = with_session.merge(sessionless);
-    let api = if prefix.is_empty() {
-        api
-    } else {
-        OpenApiRouter::new().nest(prefix, api)
-    };
     OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
         .merge(operations)
-        .merge(api)
+        .merge(private)
+        .merge(anonymous)
+        .merge(sessionless)
         .split_for_parts()
 }
+
+/// What every answer goes through, outermost first: panics become a bare 500, then the edge
+/// (request id, log and metrics, CORS, security headers), then the body limit.
+fn edge(state: &AppState) -> EdgeLayers {
+    let config = state.config();
+    (
+        CatchPanicLayer::custom(crate::http::panic_response as PanicAnswer),
+        StageLayer(Edge::new(
+            FromRef::from_ref(state),
+            FromRef::from_ref(state),
+            crate::http::hsts(&config.server.public_origin),
+        )),
+        DefaultBodyLimit::max(config.server.max_body_bytes),
+    )
+}
+
+type PanicAnswer = fn(Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response;
+type EdgeLayers = (
+    CatchPanicLayer<PanicAnswer>,
+    StageLayer<Edge>,
+    DefaultBodyLimit,
+);
 
 /// Sessions and CSRF in front of the routes that use cookies.
 fn session_gate(state: &AppState) -> SessionGate {
@@ -143,9 +177,18 @@ fn session_gate(state: &AppState) -> SessionGate {
     )
 }
 
+/// The routes, then what answers the rest, each behind the edge: a method a route lacks (405),
+/// and the gateway's fallback.
+pub fn with_fallbacks(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
+    use axum::handler::Handler;
+    routes
+        .merge(fallback(state).layer(edge(state)))
+        .method_not_allowed_fallback(crate::http::method_not_allowed.layer(edge(state)))
+}
+
 /// The router's fallback: `[[gateway.routes]]` to their upstreams (through the session and
 /// CSRF layers unless public), anything else 404.
-pub fn fallback(state: &AppState) -> Router<AppState> {
+fn fallback(state: &AppState) -> Router<AppState> {
     use axum::extract::FromRef;
     use tower::Layer;
     let gateway: std::sync::Arc<crate::gateway::Gateway> = FromRef::from_ref(state);
