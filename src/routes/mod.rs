@@ -28,14 +28,13 @@ mod sessions;
 mod users;
 
 use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRef};
 use garde::Validate;
+use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
-use axum::extract::{DefaultBodyLimit, FromRef};
-use tower_http::catch_panic::CatchPanicLayer;
-
 use crate::http::auth::RequireLogin;
 use crate::http::pipeline::{Edge, SessionGate, StageLayer};
 use crate::state::AppState;
@@ -109,8 +108,8 @@ fn private() -> OpenApiRouter<AppState> {
 struct ApiDoc;
 
 /// Every route with its OpenAPI operation, the API mounted at `prefix`. With a state, each
-/// group of routes gets its whole stack (see `app::router`); without one, the result is only
-/// good for its document.
+/// group of routes gets its whole stack (the order is in `app::router`); without one, the
+/// result is only good for its document.
 pub fn documented(prefix: &str, state: Option<&AppState>) -> (Router<AppState>, OpenApi) {
     // Mounted at the prefix before the layers go on, so that the edge sees the whole path.
     let api = |group: OpenApiRouter<AppState>| {
