@@ -89,8 +89,10 @@ where
         // The service polled ready goes on with this request; its clone waits for the next.
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        let future = self.stage.clone().run(request, Next(inner));
-        Box::pin(async move { Ok(future.await) })
+        let stage = self.stage.clone();
+        // The stage's future is made inside the box, on its first poll: made here, its few
+        // kilobytes would be copied into the box.
+        Box::pin(async move { Ok(stage.run(request, Next(inner)).await) })
     }
 }
 
