@@ -1,6 +1,7 @@
 //! Forward-auth through real nginx (`auth_request`) and real Caddy (`forward_auth`), configured
 //! with the snippets shipped in `docs/proxies/`, in front of a real upstream.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -79,7 +80,8 @@ async fn wait_for(addr: SocketAddr, child: &mut Child, what: &str, log: &Path) {
     );
 }
 
-async fn nginx(gatehouse: SocketAddr, upstream: SocketAddr) -> Proxy {
+/// nginx with the shipped snippet; `http` goes in the `http` block before it.
+async fn nginx(gatehouse: SocketAddr, upstream: SocketAddr, http: &str) -> Proxy {
     let bin = binary("nginx", &["/usr/sbin/nginx", "/usr/bin/nginx"], "nginx");
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
@@ -89,7 +91,7 @@ async fn nginx(gatehouse: SocketAddr, upstream: SocketAddr) -> Proxy {
         .output()
         .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
     let conf = format!(
-        "{user}worker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n{}\n}}\n",
+        "{user}worker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  {http}\n{}\n}}\n",
         snippet("nginx.conf", port, gatehouse, upstream),
         user = if root { "user root;\n" } else { "" },
     );
@@ -146,15 +148,19 @@ async fn caddy(gatehouse: SocketAddr, upstream: SocketAddr) -> Proxy {
     }
 }
 
+/// A browser that talks to `proxy` instead of to Gatehouse.
+fn via(proxy: &Proxy, browser: Browser) -> Browser {
+    Browser {
+        base: format!("http://{}", proxy.addr),
+        ..browser
+    }
+}
+
 /// The same journey through either proxy: anonymous refused, a logged-in read carries a
 /// verifiable identity (forged headers replaced), an unsafe request needs the CSRF token.
 async fn journey(app: &TestApp, upstream: &Upstream, proxy: &Proxy) {
-    let via_proxy = |b: &Browser| {
-        let mut b = b.clone();
-        b.base = format!("http://{}", proxy.addr);
-        b
-    };
-    let mut anonymous = via_proxy(&app.browser());
+    let via_proxy = |b: Browser| via(proxy, b);
+    let mut anonymous = via_proxy(app.browser());
     let refused = anonymous.get("/orders").await;
     assert_eq!(refused.status, 401, "{}", refused.body);
     assert!(
@@ -163,7 +169,7 @@ async fn journey(app: &TestApp, upstream: &Upstream, proxy: &Proxy) {
     );
 
     let password = app.add_user("ada", Role::User).await;
-    let mut browser = via_proxy(&app.browser());
+    let mut browser = via_proxy(app.browser());
     let login = browser.login("ada", &password).await;
     assert_eq!(login.status, 200, "login through the proxy: {}", login.body);
     let session = browser.get("/session").await.body;
@@ -218,7 +224,7 @@ const TRUSTED: (&str, &str) = ("GATEHOUSE__SERVER__TRUSTED_PROXIES", "[\"127.0.0
 async fn nginx_auth_request_with_the_shipped_snippet_guards_an_api() {
     let upstream = Upstream::start().await;
     let app = TestApp::spawn_with(&[TRUSTED]).await;
-    let proxy = nginx(app.addr, upstream.addr).await;
+    let proxy = nginx(app.addr, upstream.addr, "").await;
     journey(&app, &upstream, &proxy).await;
 }
 
@@ -228,4 +234,105 @@ async fn caddy_forward_auth_with_the_shipped_snippet_guards_an_api() {
     let app = TestApp::spawn_with(&[TRUSTED]).await;
     let proxy = caddy(app.addr, upstream.addr).await;
     journey(&app, &upstream, &proxy).await;
+}
+
+/// The far ports of the IPv4 TCP connections to or from `port`, in any state but listening
+/// (`TIME_WAIT` included, so a connection closed a moment ago still counts): one per connection.
+fn connections_with(port: u16) -> HashSet<u16> {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp (Linux)");
+    let port_of = |address: &str| u16::from_str_radix(address.rsplit(':').next()?, 16).ok();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (local, remote) = (port_of(fields.get(1)?)?, port_of(fields.get(2)?)?);
+            let listening = fields.get(3) == Some(&"0A");
+            if listening {
+                None
+            } else if local == port {
+                Some(remote)
+            } else if remote == port {
+                Some(local)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// Twenty logged-in reads and twenty refused ones through `proxy` open no new connection to
+/// Gatehouse or to the API:
+/// the proxy keeps them open (without that, each request and each auth subrequest leaves a
+/// connection in `TIME_WAIT`, and a busy proxy runs out of ports).
+async fn proxy_keeps_connections_open(app: &TestApp, upstream: &Upstream, proxy: &Proxy) {
+    let password = app.add_user("ada", Role::User).await;
+    let mut browser = via(proxy, app.browser());
+    assert_eq!(browser.login("ada", &password).await.status, 200);
+    assert_eq!(browser.get("/orders/0").await.status, 200);
+    let (gatehouse, api) = (app.addr.port(), upstream.addr.port());
+    let (before_gatehouse, before_api) = (connections_with(gatehouse), connections_with(api));
+    let mut anonymous = via(proxy, app.browser());
+    for n in 1..=20 {
+        let read = browser.get(&format!("/orders/{n}")).await;
+        assert_eq!(read.status, 200, "{}", read.body);
+        // A refusal as well: answers with a body the proxy does not read would close it.
+        assert_eq!(anonymous.get(&format!("/orders/{n}")).await.status, 401);
+    }
+    let opened = |port, before: &HashSet<u16>| connections_with(port).difference(before).count();
+    assert_eq!(upstream.seen().len(), 21);
+    assert!(
+        opened(gatehouse, &before_gatehouse) <= 1,
+        "40 requests opened {} connections to Gatehouse",
+        opened(gatehouse, &before_gatehouse)
+    );
+    assert!(
+        opened(api, &before_api) <= 1,
+        "40 requests opened {} connections to the API",
+        opened(api, &before_api)
+    );
+}
+
+#[tokio::test]
+async fn nginx_with_the_shipped_snippet_keeps_its_connections_to_gatehouse_and_the_api_open() {
+    let upstream = Upstream::start().await;
+    let app = TestApp::spawn_with(&[TRUSTED]).await;
+    let proxy = nginx(app.addr, upstream.addr, "").await;
+    proxy_keeps_connections_open(&app, &upstream, &proxy).await;
+}
+
+#[tokio::test]
+async fn caddy_with_the_shipped_snippet_keeps_its_connections_to_gatehouse_and_the_api_open() {
+    let upstream = Upstream::start().await;
+    let app = TestApp::spawn_with(&[TRUSTED]).await;
+    let proxy = caddy(app.addr, upstream.addr).await;
+    proxy_keeps_connections_open(&app, &upstream, &proxy).await;
+}
+
+#[tokio::test]
+async fn nginx_with_the_shipped_snippet_gives_gatehouse_the_clients_address_and_not_one_it_forged()
+{
+    let upstream = Upstream::start().await;
+    // nginx connects from 127.0.0.2, the one trusted proxy, so the test (127.0.0.1) is a client.
+    let app =
+        TestApp::spawn_with(&[("GATEHOUSE__SERVER__TRUSTED_PROXIES", "[\"127.0.0.2\"]")]).await;
+    let proxy = nginx(app.addr, upstream.addr, "proxy_bind 127.0.0.2;").await;
+    let password = app.add_user("ada", Role::User).await;
+    let mut browser = via(&proxy, app.browser());
+    browser.get("/session").await;
+    let login = browser
+        .send(
+            Req::new(Method::POST, "/session")
+                .json(json!({"username": "ada", "password": password}))
+                .header("x-forwarded-for", "203.0.113.9"),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    let sessions = browser.get("/sessions").await;
+    assert_eq!(sessions.status, 200, "{}", sessions.body);
+    assert_eq!(
+        sessions.body["items"][0]["ip"], "127.0.0.1",
+        "the session's address is the client's as nginx saw it: {}",
+        sessions.body
+    );
 }
