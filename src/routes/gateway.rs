@@ -65,8 +65,8 @@ async fn verify(
     match gateway.verify(&original, access, &context, &parts.headers, &csrf) {
         Ok(identity) => {
             // No body: a proxy reuses its connection to Gatehouse only once it has read the
-            // whole answer, and on a 2xx none of nginx, Caddy or Traefik reads the body (with
-            // one, Caddy opened a new connection for every request).
+            // whole answer, and nginx and Caddy read no 2xx body (with one, Caddy opened a new
+            // connection for every request).
             let mut response = StatusCode::OK.into_response();
             response.headers_mut().extend(identity);
             Ok(response)
